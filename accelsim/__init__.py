@@ -1,0 +1,14 @@
+"""accelsim: what does a pruned model really cost on a zero-skipping accelerator?"""
+
+from .config import ArchConfig, load_arch
+from .errors import AccelsimError, ConfigError, TraceError
+from .macs import layer_macs
+from .synth import synthetic_trace
+from .trace import Layer, Trace, load_trace, save_trace
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "AccelsimError", "ArchConfig", "ConfigError", "Layer", "Trace", "TraceError",
+    "layer_macs", "load_arch", "load_trace", "save_trace", "synthetic_trace",
+]

@@ -1,0 +1,142 @@
+"""The `accelsim` command line: one subcommand per pipeline stage."""
+
+import argparse
+import json
+import sys
+import textwrap
+
+from tqdm import tqdm
+
+from .errors import AccelsimError
+
+
+def _progress(description):
+    # disable=None: tqdm switches itself off when stderr is not a terminal.
+    return lambda items: tqdm(items, desc=description, unit="layer", disable=None, leave=False)
+
+
+def _add_command(subparsers, name, summary, example):
+    return subparsers.add_parser(
+        name, help=summary, description=summary,
+        epilog="example:\n" + textwrap.indent(example.strip(), "  "),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+
+
+def cmd_synth(args):
+    import yaml
+
+    from .synth import preset_spec, synthetic_trace
+    from .trace import save_trace
+
+    if args.spec:
+        try:
+            network = yaml.safe_load(open(args.spec))
+        except (OSError, yaml.YAMLError) as exc:
+            raise AccelsimError(f"synthetic spec {args.spec}: cannot read it ({exc})") from None
+    else:
+        network = preset_spec(args.preset)
+    trace = synthetic_trace(network, samples=args.samples, seed=args.seed, pattern=args.pattern,
+                            cluster_size=args.cluster_size, dtype=args.dtype,
+                            progress=_progress("synth"))
+    try:
+        save_trace(trace, args.out, overwrite=args.force)
+    except FileExistsError as exc:
+        raise AccelsimError(str(exc)) from None
+    print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
+          f"{trace.samples} sample(s)")
+
+
+def cmd_inspect(args):
+    from .inspect_trace import format_summary, summary_json, trace_summary
+    from .trace import load_trace
+
+    trace = load_trace(args.trace, verify=not args.no_verify)
+    table = trace_summary(trace, threshold=args.threshold, progress=_progress("inspect"))
+    if args.format == "json":
+        print(json.dumps(summary_json(trace, table), indent=2))
+    else:
+        print(format_summary(trace, table))
+
+
+def cmd_config(args):
+    import yaml
+
+    from .config import load_arch
+
+    config = load_arch(args.config)
+    print(yaml.safe_dump(config.to_dict(), sort_keys=False, width=100), end="")
+
+
+def build_parser():
+    from .synth import PATTERNS, PRESETS
+    from .trace import DTYPES
+
+    parser = argparse.ArgumentParser(
+        prog="accelsim",
+        description="What does a pruned model really cost on a zero-skipping accelerator? "
+                    "Make or capture traces, inspect them, simulate them on machine models.",
+    )
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    synth = _add_command(
+        subparsers, "synth", "write a synthetic trace with chosen per-layer densities",
+        """
+accelsim synth --preset eie-benchmarks --out traces/eie
+accelsim synth --preset alexnet-jp --pattern clustered --seed 1 --out traces/alexnet-jp
+accelsim synth --spec my_net.yaml --samples 4 --out traces/my_net
+        """)
+    source = synth.add_mutually_exclusive_group(required=True)
+    source.add_argument("--preset", choices=sorted(PRESETS), help="a built-in network")
+    source.add_argument("--spec", help="YAML file: model, layers (see traces/README.md)")
+    synth.add_argument("--out", required=True, help="trace directory to create")
+    synth.add_argument("--samples", type=int, default=1, help="input samples per layer (default 1)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--pattern", choices=PATTERNS, default="uniform",
+                       help="where the non-zeros fall (default uniform)")
+    synth.add_argument("--cluster-size", type=int, default=4,
+                       help="smoothing width of the clustered pattern (default 4)")
+    synth.add_argument("--dtype", choices=DTYPES, default="float16",
+                       help="storage dtype of weights and activations (default float16)")
+    synth.add_argument("--force", action="store_true", help="replace --out if it exists")
+    synth.set_defaults(run=cmd_synth)
+
+    inspect = _add_command(
+        subparsers, "inspect", "per-layer shapes, densities and dense/effective MACs of a trace",
+        """
+accelsim inspect traces/eie
+accelsim inspect traces/alexnet-jp --format json > alexnet-jp.json
+        """)
+    inspect.add_argument("trace", help="trace directory")
+    inspect.add_argument("--format", choices=("table", "json"), default="table")
+    inspect.add_argument("--threshold", type=float, default=0.0,
+                         help="count |activation| <= threshold as zero (default 0)")
+    inspect.add_argument("--no-verify", action="store_true",
+                         help="skip the sha256 check (sizes and shapes are still checked)")
+    inspect.set_defaults(run=cmd_inspect)
+
+    config = _add_command(
+        subparsers, "config", "validate a machine config and print it resolved (defaults filled in)",
+        """
+accelsim config arch_configs/eie.yaml
+        """)
+    config.add_argument("config", help="machine config YAML")
+    config.set_defaults(run=cmd_config)
+    return parser
+
+
+def main(argv=None):
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except AccelsimError as exc:
+        print(f"accelsim {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"accelsim {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

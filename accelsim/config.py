@@ -1,0 +1,177 @@
+"""Machine configs: the schema of arch_configs/*.yaml and `load_arch`.
+
+A config names its machine (`machine: dense | cnvlutin | eie`) and carries a
+section of the same name with that machine's parameters, plus arithmetic,
+memory and energy sections shared by all machines. Nothing a kernel uses is
+hard-coded: every parameter comes from here. `energy` may be inline or the
+name of an energy-table YAML file next to the config (arch_configs/energy/).
+"""
+
+import copy
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import yaml
+
+from .errors import ConfigError
+from .schema import build, set_dotted, spec, to_plain
+
+MACHINES = ("dense", "cnvlutin", "eie")
+OPS = ("int_add", "int_mult", "float_add", "float_mult", "rf_access", "dram_access")
+
+# Buffers each machine reads and writes; the config must size every one.
+REQUIRED_BUFFERS = {
+    "dense": ("weights", "activations", "outputs"),
+    "cnvlutin": ("weights", "activations", "outputs", "offsets"),
+    "eie": ("sparse_matrix", "pointers", "activations"),
+}
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    weight_bits: int = spec(16, doc="bits per stored weight value", choices=(4, 8, 16, 32))
+    activation_bits: int = spec(16, doc="bits per activation", choices=(4, 8, 16, 32))
+    accumulator_bits: int = spec(32, doc="bits of a partial sum", choices=(16, 24, 32, 48, 64))
+    number_format: str = spec("fixed", doc="integer/fixed-point or floating-point MACs",
+                              choices=("fixed", "float"))
+
+
+@dataclass(frozen=True)
+class TileArray:
+    """DaDianNao's organization: tiles x neuron lanes (Tn) x filter lanes (Tm)."""
+
+    tiles: int = spec(16, doc="tiles, each with its own filters", minimum=1)
+    neuron_lanes: int = spec(16, doc="Tn: input channels of one brick, one per lane", minimum=1)
+    filter_lanes: int = spec(16, doc="Tm: filters per tile applied to each brick", minimum=1)
+    zero_gating: bool = spec(False, doc="gate MAC energy when an operand is zero (saves no cycles)")
+
+
+@dataclass(frozen=True)
+class Cnvlutin(TileArray):
+    sync: str = spec("window", doc="where neuron lanes wait for each other",
+                     choices=("window", "brick"))
+    empty_brick_cycles: int = spec(1, doc="cycles a lane spends on a brick with no non-zero",
+                                   minimum=0, maximum=1)
+    activation_threshold: float = spec(0.0, doc="|a| <= threshold is treated as zero", minimum=0.0)
+    offset_bits: int = spec(4, doc="bits of a neuron's offset inside its brick (ZFNAf)", minimum=1)
+
+
+@dataclass(frozen=True)
+class Eie:
+    pes: int = spec(64, doc="processing elements; row r of W goes to PE r mod pes", minimum=1)
+    fifo_depth: int = spec(8, doc="activation queue entries per PE", minimum=1)
+    index_bits: int = spec(4, doc="bits of the relative row index; longer zero runs get padding",
+                           minimum=1, maximum=16)
+    codebook_bits: int = spec(4, doc="bits of a weight's codebook index", minimum=1, maximum=16)
+    pipeline_depth: int = spec(4, doc="cycles from a PE's last entry to its result", minimum=0)
+
+
+@dataclass(frozen=True)
+class Buffer:
+    capacity_kb: float = spec(doc="capacity of one instance in KiB", exclusive_minimum=0.0)
+    width_bits: int = spec(doc="bits read or written per access", minimum=1)
+    instances: int = spec(1, doc="copies (per tile or per PE)", minimum=1)
+    source: str = spec("", doc="where the figure comes from")
+
+
+@dataclass(frozen=True)
+class Memory:
+    dram_bandwidth_gb_s: float = spec(doc="DRAM bandwidth in GB/s", exclusive_minimum=0.0)
+    dram_latency_ns: float = spec(100.0, doc="latency of a DRAM burst in ns", minimum=0.0)
+    burst_bytes: int = spec(64, doc="DRAM transfer granularity in bytes", minimum=1)
+    weights_resident: bool = spec(False, doc="weights stay on chip (loaded once, not per inference)")
+    double_buffering: bool = spec(True, doc="overlap the next tile's transfer with compute")
+    buffers: dict[str, Buffer] = spec(doc="on-chip arrays by name", factory=dict)
+
+
+@dataclass(frozen=True)
+class OpEnergy:
+    op: str = spec(doc="the action priced", choices=OPS)
+    bits: int = spec(doc="operand or access width in bits", minimum=1)
+    pj: float = spec(doc="energy per action in pJ", minimum=0.0)
+    source: str = spec(doc="where the figure comes from")
+
+
+@dataclass(frozen=True)
+class SramEnergy:
+    capacity_kb: float = spec(doc="array capacity in KiB", exclusive_minimum=0.0)
+    width_bits: int = spec(doc="bits per access", minimum=1)
+    pj: float = spec(doc="energy per access in pJ", minimum=0.0)
+    source: str = spec(doc="where the figure comes from")
+
+
+@dataclass(frozen=True)
+class Energy:
+    ops: list[OpEnergy] = spec(doc="energy per arithmetic, register-file and DRAM action")
+    sram: list[SramEnergy] = spec(doc="energy per SRAM access at known (capacity, width) points")
+    sram_capacity_exponent: float = spec(
+        0.5, doc="E ~ capacity**exponent outside the table's capacity range", minimum=0.0)
+    name: str = spec("", doc="name of the energy table")
+    rule: str = spec("", doc="how values between table points are derived")
+
+
+@dataclass(frozen=True)
+class ArchConfig:
+    name: str = spec(doc="short name used in result tables")
+    machine: str = spec(doc="which machine model runs the trace", choices=MACHINES)
+    clock_mhz: float = spec(doc="PE array clock in MHz", exclusive_minimum=0.0)
+    memory: Memory = spec(doc="DRAM and on-chip buffers")
+    energy: Energy = spec(doc="energy table (inline or the name of a YAML file)")
+    description: str = spec("", doc="free text")
+    arithmetic: Arithmetic = spec(doc="bit widths", factory=Arithmetic)
+    dense: Optional[TileArray] = spec(None, doc="parameters of the dense machine")
+    cnvlutin: Optional[Cnvlutin] = spec(None, doc="parameters of the Cnvlutin machine")
+    eie: Optional[Eie] = spec(None, doc="parameters of the EIE machine")
+
+    @property
+    def params(self):
+        """The section of the machine this config describes."""
+        return getattr(self, self.machine)
+
+    def to_dict(self):
+        return to_plain(self)
+
+
+def _check_machine_sections(config, where):
+    if config.params is None:
+        raise ConfigError(f"{where}machine is '{config.machine}' but section '{config.machine}' "
+                          f"is missing")
+    for other in MACHINES:
+        if other != config.machine and getattr(config, other) is not None:
+            raise ConfigError(f"{where}section '{other}' does not apply to machine "
+                              f"'{config.machine}'; remove it or set machine: {other}")
+    missing = [b for b in REQUIRED_BUFFERS[config.machine] if b not in config.memory.buffers]
+    if missing:
+        raise ConfigError(f"{where}memory.buffers lacks {', '.join(missing)}; machine "
+                          f"'{config.machine}' needs {', '.join(REQUIRED_BUFFERS[config.machine])}")
+    if not config.energy.sram:
+        raise ConfigError(f"{where}energy.sram needs at least one (capacity, width, pJ) point")
+
+
+def _read_yaml(path, where):
+    try:
+        return yaml.safe_load(Path(path).read_text())
+    except FileNotFoundError:
+        raise ConfigError(f"{where}file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{where}not valid YAML ({str(exc).splitlines()[0]})") from None
+
+
+def arch_from_dict(raw, where="", base_dir=Path("."), overrides=None):
+    """Validate a parsed config; `overrides` maps dotted keys to new values."""
+    raw = copy.deepcopy(raw)
+    if isinstance(raw, dict) and isinstance(raw.get("energy"), str):
+        raw["energy"] = _read_yaml(base_dir / raw["energy"], f"{where}energy table '{raw['energy']}': ")
+    for key, value in (overrides or {}).items():
+        set_dotted(raw, key, value, where)
+    config = build(ArchConfig, raw, where)
+    _check_machine_sections(config, where)
+    return config
+
+
+def load_arch(path, overrides=None):
+    """Read, resolve and validate a machine config YAML file."""
+    path = Path(path)
+    where = f"arch config {path}: "
+    return arch_from_dict(_read_yaml(path, where), where, path.parent, overrides)

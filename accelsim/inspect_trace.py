@@ -1,0 +1,93 @@
+"""Per-layer density and MAC summary of a trace (what `accelsim inspect` prints)."""
+
+import numpy as np
+import pandas as pd
+
+from .macs import layer_macs
+
+
+def trace_summary(trace, threshold=0.0, progress=None):
+    """DataFrame with one row per layer: shapes, densities, dense and effective MACs.
+
+    MAC figures are per inference, averaged over the trace's samples.
+    """
+    iterate = progress or (lambda items: items)
+    rows = []
+    for layer in iterate(trace.layers):
+        macs = layer_macs(layer, threshold)
+        acts = np.asarray(layer.activations)
+        rows.append({
+            "name": layer.name,
+            "kind": layer.kind,
+            "input_shape": "x".join(map(str, layer.input_shape)),
+            "weight_shape": "x".join(map(str, layer.weight.shape)),
+            "output_shape": "x".join(map(str, layer.output_shape)),
+            "weights": int(layer.weight.size),
+            "weights_nonzero": int(np.count_nonzero(layer.weight)),
+            "activations": int(acts[0].size),
+            "activations_nonzero": float(np.count_nonzero(np.abs(acts) > threshold)) / layer.samples,
+            "weight_density": macs.weight_density,
+            "activation_density": float(macs.activation_density.mean()),
+            "macs_dense": macs.macs_dense,
+            "macs_effective": float(macs.macs_effective.mean()),
+        })
+    table = pd.DataFrame(rows)
+    table["mac_fraction"] = table["macs_effective"] / table["macs_dense"]
+    return table
+
+
+def summary_totals(table):
+    return {
+        "weight_density": table["weights_nonzero"].sum() / table["weights"].sum(),
+        "activation_density": table["activations_nonzero"].sum() / table["activations"].sum(),
+        "macs_dense": int(table["macs_dense"].sum()),
+        "macs_effective": float(table["macs_effective"].sum()),
+        "mac_fraction": table["macs_effective"].sum() / table["macs_dense"].sum(),
+    }
+
+
+def _count(value):
+    for unit, size in (("G", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(value) >= size:
+            return f"{value / size:.2f}{unit}"
+    return f"{value:.0f}"
+
+
+def format_summary(trace, table):
+    totals = summary_totals(table)
+    shown = pd.DataFrame({
+        "layer": table["name"],
+        "kind": table["kind"],
+        "input": table["input_shape"],
+        "weight": table["weight_shape"],
+        "output": table["output_shape"],
+        "weight %": (100 * table["weight_density"]).map("{:.2f}".format),
+        "act % (in)": (100 * table["activation_density"]).map("{:.2f}".format),
+        "MACs dense": table["macs_dense"].map(_count),
+        "MACs eff.": table["macs_effective"].map(_count),
+        "MAC %": (100 * table["mac_fraction"]).map("{:.2f}".format),
+    })
+    shown.loc[len(shown)] = [
+        "TOTAL", "", "", "", "",
+        f"{100 * totals['weight_density']:.2f}", f"{100 * totals['activation_density']:.2f}",
+        _count(totals["macs_dense"]), _count(totals["macs_effective"]),
+        f"{100 * totals['mac_fraction']:.2f}",
+    ]
+    header = (f"{trace.model} / {trace.variant} / {trace.dataset}: {len(trace.layers)} layers, "
+              f"{trace.samples} sample(s); MACs per inference, averaged over samples")
+    return header + "\n" + shown.to_string(index=False)
+
+
+def summary_json(trace, table):
+    columns = ["name", "kind", "input_shape", "weight_shape", "output_shape", "weight_density",
+               "activation_density", "macs_dense", "macs_effective", "mac_fraction"]
+    totals = summary_totals(table)
+    return {
+        "model": trace.model,
+        "variant": trace.variant,
+        "dataset": trace.dataset,
+        "samples": trace.samples,
+        "layers": table[columns].to_dict(orient="records"),
+        "total": {key: (int(v) if key == "macs_dense" else float(v)) for key, v in totals.items()},
+        "metadata": trace.metadata,
+    }

@@ -1,0 +1,230 @@
+"""Synthetic traces: layers with chosen weight and activation densities.
+
+For models whose data sets are not at hand (AlexNet, the EIE benchmarks), a
+trace is drawn from per-layer densities. The non-zeros are chosen exactly
+(the top-k of a random field), so realised densities match the request to
+one element. The field is white noise ("uniform") or noise smoothed with a
+box filter of `cluster_size` along every spatial/feature axis ("clustered"),
+which makes non-zeros bunch together as in real feature maps. Every array is
+drawn from its own seeded stream: the same seed gives the same bytes.
+"""
+
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+
+from .errors import ConfigError
+from .schema import build, spec
+from .trace import Layer, Trace, check_layer_geometry
+
+PATTERNS = ("uniform", "clustered")
+
+
+@dataclass(frozen=True)
+class LayerSpec:
+    name: str = spec(doc="layer name")
+    kind: str = spec(doc="layer type", choices=("linear", "conv2d"))
+    weight_density: float = spec(doc="fraction of non-zero weights", minimum=0.0, maximum=1.0)
+    activation_density: float = spec(doc="fraction of non-zero inputs", minimum=0.0, maximum=1.0)
+    in_features: Optional[int] = spec(None, doc="linear: input length", minimum=1)
+    out_features: Optional[int] = spec(None, doc="linear: output length", minimum=1)
+    input_shape: Optional[list[int]] = spec(None, doc="conv2d: [C, H, W]", minimum=1)
+    filters: Optional[int] = spec(None, doc="conv2d: K", minimum=1)
+    kernel: int = spec(1, doc="conv2d: R = S", minimum=1)
+    stride: int = spec(1, doc="conv2d stride", minimum=1)
+    padding: int = spec(0, doc="conv2d zero padding", minimum=0)
+    dilation: int = spec(1, doc="conv2d dilation", minimum=1)
+    groups: int = spec(1, doc="conv2d groups", minimum=1)
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    model: str = spec(doc="model name recorded in the trace")
+    layers: list[LayerSpec] = spec(doc="layers in network order")
+    variant: str = spec("synthetic", doc="variant recorded in the trace (dense, wp, jp, ...)")
+    dataset: str = spec("synthetic", doc="data set recorded in the trace")
+    description: str = spec("", doc="free text kept in the metadata")
+
+
+def _box_blur(field, axis, width):
+    """Running mean of `width` along `axis` (same length, edges averaged over fewer points)."""
+    width = min(width, field.shape[axis])
+    if width <= 1:
+        return field
+    pad = [(0, 0)] * field.ndim
+    pad[axis] = (width // 2, width - 1 - width // 2)
+    summed = np.cumsum(np.pad(field, pad, mode="edge"), axis=axis, dtype=np.float32)
+    summed = np.concatenate([np.zeros_like(np.take(summed, [0], axis=axis)), summed], axis=axis)
+    upper = np.take(summed, np.arange(width, summed.shape[axis]), axis=axis)
+    lower = np.take(summed, np.arange(0, summed.shape[axis] - width), axis=axis)
+    return (upper - lower) / width
+
+
+def choose_nonzeros(rng, shape, density, pattern="uniform", cluster_size=4, per_row=False):
+    """Boolean mask of `shape` with exactly round(density * n) True entries.
+
+    per_row=True draws each leading-axis slice (one sample) to the density on its own.
+    """
+    if pattern not in PATTERNS:
+        raise ConfigError(f"pattern {pattern!r} is invalid: must be one of {', '.join(PATTERNS)}")
+    field = rng.random(shape, dtype=np.float32)
+    if pattern == "clustered":
+        for axis in range(1 if per_row else 0, len(shape)):
+            for _ in range(2):  # two box passes: a smoother, roughly triangular kernel
+                field = _box_blur(field, axis, cluster_size)
+        # Smoothing leaves ties rare but possible; a tiny jitter breaks them at random.
+        field = field + rng.random(shape, dtype=np.float32) * 1e-6
+    rows = field.reshape(shape[0], -1) if per_row else field.reshape(1, -1)
+    keep = int(round(density * rows.shape[1]))
+    mask = np.zeros(rows.shape, dtype=bool)
+    if keep > 0:
+        top = np.argpartition(-rows, keep - 1, axis=1)[:, :keep]
+        np.put_along_axis(mask, top, True, axis=1)
+    return mask.reshape(shape)
+
+
+def _values(rng, mask, scale, non_negative, dtype):
+    values = rng.standard_normal(mask.shape, dtype=np.float32) * scale
+    if non_negative:
+        values = np.abs(values)
+    # Keep drawn non-zeros non-zero after rounding to the storage dtype.
+    floor = scale * 1e-2
+    values = np.where(np.abs(values) < floor, np.copysign(floor, values), values)
+    return np.where(mask, values, 0).astype(dtype)
+
+
+def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
+                    cluster_size=4, dtype="float16"):
+    """Draw one layer: weights (any sign) and ReLU-like non-negative activations."""
+    s = layer_spec
+    if s.kind == "linear":
+        if s.in_features is None or s.out_features is None:
+            raise ConfigError(f"layer '{s.name}': linear needs in_features and out_features")
+        weight_shape, act_shape = (s.out_features, s.in_features), (samples, s.in_features)
+    else:
+        if s.input_shape is None or len(s.input_shape) != 3 or s.filters is None:
+            raise ConfigError(f"layer '{s.name}': conv2d needs input_shape [C, H, W] and filters")
+        channels = s.input_shape[0]
+        if channels % s.groups or s.filters % s.groups:
+            raise ConfigError(f"layer '{s.name}': groups={s.groups} must divide channels "
+                              f"{channels} and filters {s.filters}")
+        weight_shape = (s.filters, channels // s.groups, s.kernel, s.kernel)
+        act_shape = (samples, *s.input_shape)
+    weight_rng = np.random.default_rng([seed, index, 0])
+    act_rng = np.random.default_rng([seed, index, 1])
+    fan_in = int(np.prod(weight_shape[1:]))
+    weight_mask = choose_nonzeros(weight_rng, weight_shape, s.weight_density, pattern, cluster_size)
+    act_mask = choose_nonzeros(act_rng, act_shape, s.activation_density, pattern, cluster_size,
+                               per_row=True)
+    layer = Layer(
+        name=s.name, kind=s.kind,
+        weight=_values(weight_rng, weight_mask, 1.0 / np.sqrt(fan_in), False, dtype),
+        activations=_values(act_rng, act_mask, 1.0, True, dtype),
+        stride=s.stride, padding=s.padding, dilation=s.dilation, groups=s.groups,
+    )
+    check_layer_geometry(layer)
+    return layer
+
+
+def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=4,
+                    dtype="float16", progress=None):
+    """Build a Trace from a NetworkSpec (or a mapping that validates as one)."""
+    if not isinstance(network, NetworkSpec):
+        network = build(NetworkSpec, network, "synthetic spec: ")
+    iterate = progress or (lambda items: items)
+    layers = [
+        synthetic_layer(layer_spec, samples, seed, i, pattern, cluster_size, dtype)
+        for i, layer_spec in enumerate(iterate(network.layers))
+    ]
+    return Trace(
+        layers=layers, model=network.model, variant=network.variant, dataset=network.dataset,
+        source=f"accelsim synth: {pattern} pattern, seed {seed}",
+        metadata={
+            "synthetic": True, "seed": seed, "pattern": pattern, "cluster_size": cluster_size,
+            "description": network.description,
+            "requested_density": {
+                l.name: {"weight": l.weight_density, "activation": l.activation_density}
+                for l in network.layers
+            },
+        },
+    )
+
+
+# ---------------------------------------------------------------- presets
+
+# EIE paper, Table III: (name, input length, output length, weight %, activation %).
+EIE_BENCHMARKS = [
+    ("Alex-6", 9216, 4096, 9, 35.1),
+    ("Alex-7", 4096, 4096, 9, 35.3),
+    ("Alex-8", 4096, 1000, 25, 37.5),
+    ("VGG-6", 25088, 4096, 4, 18.3),
+    ("VGG-7", 4096, 4096, 4, 37.5),
+    ("VGG-8", 4096, 1000, 23, 41.1),
+    ("NT-We", 4096, 600, 10, 100),
+    ("NT-Wd", 600, 8791, 11, 100),
+    ("NT-LSTM", 1201, 2400, 10, 100),
+]
+
+# Caffe AlexNet (227x227x3 input): name, input [C, H, W], K, kernel, stride, padding, groups.
+ALEXNET_CONV = [
+    ("conv1", [3, 227, 227], 96, 11, 4, 0, 1),
+    ("conv2", [96, 27, 27], 256, 5, 1, 2, 2),
+    ("conv3", [256, 13, 13], 384, 3, 1, 1, 1),
+    ("conv4", [384, 13, 13], 384, 3, 1, 1, 2),
+    ("conv5", [384, 13, 13], 256, 3, 1, 1, 2),
+]
+ALEXNET_FC = [("fc6", 9216, 4096), ("fc7", 4096, 4096), ("fc8", 4096, 1000)]
+
+# Per-layer (weight %, input activation %) for conv1-5, fc6-8.
+ALEXNET_DENSITIES = {
+    "jp": ("JPnet paper, AlexNet table",
+           [85, 40, 35, 40, 40, 17.2, 17.2, 31], [100, 69.9, 28.6, 16.4, 13.7, 15, 10, 9.4]),
+    "wp": ("Han et al. 2015, AlexNet magnitude pruning",
+           [84, 38, 35, 37, 37, 9, 9, 25], [100, 88, 52, 37, 40, 34, 36, 40]),
+    "dense": ("dense weights; ReLU activation densities as the WP model's",
+              [100] * 8, [100, 88, 52, 37, 40, 34, 36, 40]),
+}
+
+
+def _eie_benchmarks():
+    return NetworkSpec(
+        model="eie-benchmarks", variant="synthetic", dataset="synthetic",
+        description="EIE paper Table III layer sizes and densities",
+        layers=tuple(
+            LayerSpec(name=name, kind="linear", in_features=n_in, out_features=n_out,
+                      weight_density=wd / 100, activation_density=ad / 100)
+            for name, n_in, n_out, wd, ad in EIE_BENCHMARKS
+        ),
+    )
+
+
+def _alexnet(variant):
+    source, weight_pct, act_pct = ALEXNET_DENSITIES[variant]
+    conv = [
+        LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r, stride=st,
+                  padding=pad, groups=g, weight_density=wd / 100, activation_density=ad / 100)
+        for (name, shape, k, r, st, pad, g), wd, ad in zip(ALEXNET_CONV, weight_pct, act_pct)
+    ]
+    fc = [
+        LayerSpec(name=name, kind="linear", in_features=n_in, out_features=n_out,
+                  weight_density=wd / 100, activation_density=ad / 100)
+        for (name, n_in, n_out), wd, ad in zip(ALEXNET_FC, weight_pct[5:], act_pct[5:])
+    ]
+    return NetworkSpec(model="alexnet", variant=variant, dataset="imagenet (synthetic)",
+                       description=f"Caffe AlexNet geometry; densities: {source}",
+                       layers=tuple(conv + fc))
+
+
+PRESETS = {
+    "eie-benchmarks": _eie_benchmarks,
+    "alexnet-jp": lambda: _alexnet("jp"),
+    "alexnet-wp": lambda: _alexnet("wp"),
+    "alexnet-dense": lambda: _alexnet("dense"),
+}
+
+
+def preset_spec(name):
+    if name not in PRESETS:
+        raise ConfigError(f"preset {name!r} is unknown: must be one of {', '.join(PRESETS)}")
+    return PRESETS[name]()

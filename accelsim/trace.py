@@ -1,0 +1,336 @@
+"""Trace format v1: what a layer multiplies, stored so that any tool can write it.
+
+A trace is a directory holding `manifest.json` and one `.npy` file per array
+(the weights as used, the input activations as multiplied). The format is
+documented in traces/README.md; this module is its reference reader and
+writer. The reader checks every file against the manifest (existence, size,
+shape, dtype, sha256) and every layer's geometry before returning anything,
+so a simulator never sees a truncated or inconsistent trace.
+"""
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .errors import TraceError
+from .files import atomic_directory, sha256_of_file
+
+FORMAT_NAME = "accelsim-trace"
+FORMAT_VERSION = 1
+KINDS = ("conv2d", "linear")
+DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32")
+MANIFEST = "manifest.json"
+
+
+def _pair(value, what):
+    if isinstance(value, (int, np.integer)):
+        return (int(value), int(value))
+    pair = tuple(int(v) for v in value)
+    if len(pair) != 2:
+        raise ValueError(f"{what} must be an int or a pair, got {value!r}")
+    return pair
+
+
+@dataclass
+class Layer:
+    """One conv2d or linear layer: its weights as used and its input activations.
+
+    conv2d: weight K x C/groups x R x S, activations N x C x H x W.
+    linear: weight out x in, activations N x in (stride/padding/... are unused).
+    """
+
+    name: str
+    kind: str
+    weight: np.ndarray
+    activations: np.ndarray
+    stride: tuple = (1, 1)
+    padding: tuple = (0, 0)
+    dilation: tuple = (1, 1)
+    groups: int = 1
+
+    def __post_init__(self):
+        self.stride = _pair(self.stride, "stride")
+        self.padding = _pair(self.padding, "padding")
+        self.dilation = _pair(self.dilation, "dilation")
+        self.groups = int(self.groups)
+
+    @property
+    def samples(self):
+        return int(self.activations.shape[0])
+
+    @property
+    def kernel(self):
+        return tuple(int(v) for v in self.weight.shape[2:]) if self.kind == "conv2d" else (1, 1)
+
+    @property
+    def input_shape(self):
+        return tuple(int(v) for v in self.activations.shape[1:])
+
+    @property
+    def output_shape(self):
+        """(K, P, Q) for conv2d, (out,) for linear."""
+        if self.kind == "linear":
+            return (int(self.weight.shape[0]),)
+        _, height, width = self.input_shape
+        sizes = [
+            (extent + 2 * pad - dil * (kern - 1) - 1) // step + 1
+            for extent, pad, dil, kern, step in zip(
+                (height, width), self.padding, self.dilation, self.kernel, self.stride
+            )
+        ]
+        return (int(self.weight.shape[0]), *sizes)
+
+
+@dataclass
+class Trace:
+    """A network's layers in order plus where the trace came from."""
+
+    layers: list
+    model: str = "unknown"
+    variant: str = "unknown"
+    dataset: str = "unknown"
+    source: str = ""
+    metadata: dict = field(default_factory=dict)
+    path: Path = None
+
+    @property
+    def samples(self):
+        return self.layers[0].samples if self.layers else 0
+
+    def layer(self, name):
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers: {', '.join(l.name for l in self.layers)}")
+
+
+def check_layer_geometry(layer, where=""):
+    """Raise TraceError unless the layer's arrays and geometry agree."""
+
+    def fail(problem):
+        raise TraceError(f"{where}layer '{layer.name}': {problem}")
+
+    if layer.kind not in KINDS:
+        fail(f"kind {layer.kind!r} is not one of {', '.join(KINDS)}")
+    weight, acts = layer.weight, layer.activations
+    if layer.kind == "linear":
+        if weight.ndim != 2 or acts.ndim != 2:
+            fail(f"linear layer needs weight (out, in) and activations (N, in); "
+                 f"got weight {tuple(weight.shape)}, activations {tuple(acts.shape)}")
+        if weight.shape[1] != acts.shape[1]:
+            fail(f"weight has {weight.shape[1]} inputs but activations have {acts.shape[1]}")
+    else:
+        if weight.ndim != 4 or acts.ndim != 4:
+            fail(f"conv2d layer needs weight (K, C/groups, R, S) and activations (N, C, H, W); "
+                 f"got weight {tuple(weight.shape)}, activations {tuple(acts.shape)}")
+        if layer.groups < 1 or acts.shape[1] % layer.groups or weight.shape[0] % layer.groups:
+            fail(f"groups={layer.groups} must divide input channels {acts.shape[1]} "
+                 f"and filters {weight.shape[0]}")
+        if weight.shape[1] * layer.groups != acts.shape[1]:
+            fail(f"weight has {weight.shape[1]} channels per group x {layer.groups} groups "
+                 f"but activations have {acts.shape[1]} channels")
+        if min(layer.stride) < 1 or min(layer.dilation) < 1 or min(layer.padding) < 0:
+            fail(f"stride {layer.stride} and dilation {layer.dilation} must be >= 1, "
+                 f"padding {layer.padding} >= 0")
+        if min(layer.output_shape[1:]) < 1:
+            fail(f"kernel {layer.kernel} does not fit input {layer.input_shape[1:]} "
+                 f"with padding {layer.padding} and dilation {layer.dilation}")
+    if acts.shape[0] < 1:
+        fail("activations hold no sample")
+    for what, array in (("weight", weight), ("activations", acts)):
+        if array.dtype.name not in DTYPES:
+            fail(f"{what} dtype {array.dtype.name} is not one of {', '.join(DTYPES)}")
+
+
+def _array_entry(array, file_name, directory):
+    np.save(directory / file_name, np.ascontiguousarray(array), allow_pickle=False)
+    return {
+        "file": file_name,
+        "dtype": array.dtype.name,
+        "shape": [int(v) for v in array.shape],
+        "sha256": sha256_of_file(directory / file_name),
+    }
+
+
+def _layer_entry(layer, index, directory):
+    stem = f"{index:03d}_{_safe_name(layer.name)}"
+    entry = {
+        "name": layer.name,
+        "kind": layer.kind,
+        "input_shape": list(layer.input_shape),
+        "output_shape": list(layer.output_shape),
+    }
+    if layer.kind == "conv2d":
+        entry.update(
+            kernel=list(layer.kernel),
+            stride=list(layer.stride),
+            padding=list(layer.padding),
+            dilation=list(layer.dilation),
+            groups=layer.groups,
+        )
+    entry["weight"] = _array_entry(layer.weight, f"{stem}.weight.npy", directory)
+    entry["activations"] = _array_entry(layer.activations, f"{stem}.activations.npy", directory)
+    return entry
+
+
+def _safe_name(name):
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def save_trace(trace, path, overwrite=False):
+    """Write `trace` to directory `path` atomically and return the path."""
+    names = [layer.name for layer in trace.layers]
+    if not names:
+        raise TraceError("a trace needs at least one layer")
+    if len(set(names)) != len(names):
+        raise TraceError(f"layer names must be unique, got {names}")
+    samples = {layer.samples for layer in trace.layers}
+    if len(samples) != 1:
+        raise TraceError(f"every layer must hold the same number of samples, got {sorted(samples)}")
+    for layer in trace.layers:
+        check_layer_geometry(layer)
+    path = Path(path)
+    with atomic_directory(path, overwrite=overwrite) as staging:
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "model": trace.model,
+            "variant": trace.variant,
+            "dataset": trace.dataset,
+            "samples": trace.samples,
+            "source": trace.source,
+            "metadata": trace.metadata,
+            "layers": [_layer_entry(layer, i, staging) for i, layer in enumerate(trace.layers)],
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _require(mapping, key, kind, where):
+    if key not in mapping:
+        raise TraceError(f"{where}missing key '{key}'")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise TraceError(f"{where}key '{key}' must be {kind.__name__ if isinstance(kind, type) else kind}, "
+                         f"got {value!r}")
+    return value
+
+
+def _open_array(directory, entry, what, where, verify):
+    where = f"{where}{what}: "
+    file_name = _require(entry, "file", str, where)
+    dtype = _require(entry, "dtype", str, where)
+    shape = tuple(_require(entry, "shape", list, where))
+    if dtype not in DTYPES:
+        raise TraceError(f"{where}dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+    file_path = directory / file_name
+    if Path(file_name).name != file_name or not file_path.is_file():
+        raise TraceError(f"{where}file '{file_name}' is missing")
+    try:
+        with open(file_path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            header = read_header(handle)
+            data_offset = handle.tell()
+    except (ValueError, OSError, SyntaxError) as exc:
+        raise TraceError(f"{where}file '{file_name}' is not a valid .npy file ({exc})") from None
+    file_shape, fortran, file_dtype = header
+    if tuple(file_shape) != shape or file_dtype.name != dtype or fortran:
+        raise TraceError(f"{where}file '{file_name}' holds {file_dtype.name}{list(file_shape)}, "
+                         f"manifest says {dtype}{list(shape)}")
+    expected_bytes = data_offset + math.prod(shape) * file_dtype.itemsize
+    actual_bytes = file_path.stat().st_size
+    if actual_bytes != expected_bytes:
+        raise TraceError(f"{where}file '{file_name}' is truncated or padded "
+                         f"({actual_bytes} bytes, expected {expected_bytes})")
+    if verify:
+        expected_sha = _require(entry, "sha256", str, where)
+        actual_sha = sha256_of_file(file_path)
+        if actual_sha != expected_sha:
+            raise TraceError(f"{where}checksum mismatch in '{file_name}' "
+                             f"(sha256 {actual_sha[:12]}..., manifest {expected_sha[:12]}...)")
+    return np.load(file_path, mmap_mode="r", allow_pickle=False)
+
+
+def _read_layer(directory, entry, index, verify, trace_where):
+    if not isinstance(entry, dict):
+        raise TraceError(f"{trace_where}layer #{index} is not an object")
+    name = _require(entry, "name", str, f"{trace_where}layer #{index}: ")
+    where = f"{trace_where}layer '{name}': "
+    kind = _require(entry, "kind", str, where)
+    if kind not in KINDS:
+        raise TraceError(f"{where}kind {kind!r} is not one of {', '.join(KINDS)}")
+    weight = _open_array(directory, _require(entry, "weight", dict, where), "weight", where, verify)
+    acts = _open_array(directory, _require(entry, "activations", dict, where), "activations", where, verify)
+    geometry = {}
+    if kind == "conv2d":
+        for key in ("stride", "padding", "dilation"):
+            geometry[key] = _require(entry, key, list, where)
+        geometry["groups"] = _require(entry, "groups", int, where)
+    try:
+        layer = Layer(name=name, kind=kind, weight=weight, activations=acts, **geometry)
+    except (TypeError, ValueError) as exc:
+        raise TraceError(f"{where}bad geometry ({exc})") from None
+    check_layer_geometry(layer, trace_where)
+    declared = {
+        "input_shape": list(layer.input_shape),
+        "output_shape": list(layer.output_shape),
+    }
+    if kind == "conv2d":
+        declared["kernel"] = list(layer.kernel)
+    for key, derived in declared.items():
+        if _require(entry, key, list, where) != derived:
+            raise TraceError(f"{where}manifest {key} {entry[key]} is inconsistent with the arrays "
+                             f"and geometry, which give {derived}")
+    return layer
+
+
+def load_trace(path, verify=True):
+    """Read and validate a trace directory; arrays are memory-mapped.
+
+    verify=False skips the sha256 pass (sizes, shapes and geometry are still checked).
+    """
+    directory = Path(path)
+    where = f"trace {directory}: "
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise TraceError(f"{where}no {MANIFEST} (not a trace directory, or an interrupted write)")
+    try:
+        manifest = json.loads(manifest_path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise TraceError(f"{where}{MANIFEST} is not valid JSON ({exc})") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise TraceError(f"{where}{MANIFEST} does not declare format '{FORMAT_NAME}'")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise TraceError(f"{where}unknown format_version {version!r} (this accelsim reads {FORMAT_VERSION})")
+    entries = _require(manifest, "layers", list, where)
+    if not entries:
+        raise TraceError(f"{where}the manifest lists no layer")
+    layers = [_read_layer(directory, entry, i, verify, where) for i, entry in enumerate(entries)]
+    names = [layer.name for layer in layers]
+    if len(set(names)) != len(names):
+        raise TraceError(f"{where}layer names are not unique: {names}")
+    samples = _require(manifest, "samples", int, where)
+    for layer in layers:
+        if layer.samples != samples:
+            raise TraceError(f"{where}layer '{layer.name}': {layer.samples} samples, manifest says {samples}")
+    metadata = manifest.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise TraceError(f"{where}key 'metadata' must be an object")
+    return Trace(
+        layers=layers,
+        model=str(manifest.get("model", "unknown")),
+        variant=str(manifest.get("variant", "unknown")),
+        dataset=str(manifest.get("dataset", "unknown")),
+        source=str(manifest.get("source", "")),
+        metadata=metadata,
+        path=directory,
+    )

@@ -1,0 +1,76 @@
+import pytest
+import yaml
+
+from accelsim import ConfigError, load_arch
+from accelsim.cli import main
+
+from conftest import ROOT
+
+CONFIGS = ROOT / "arch_configs"
+
+
+def test_shipped_configs_have_the_paper_parameters():
+    eie = load_arch(CONFIGS / "eie.yaml")
+    assert (eie.machine, eie.clock_mhz, eie.eie.pes, eie.eie.fifo_depth, eie.eie.index_bits) == (
+        "eie", 800, 64, 8, 4)
+    assert eie.memory.buffers["sparse_matrix"].capacity_kb == 128
+    assert eie.memory.buffers["sparse_matrix"].width_bits == 64
+    assert eie.memory.buffers["pointers"].capacity_kb == 32
+    assert eie.arithmetic.weight_bits == 16
+    for name in ("dense", "cnvlutin"):
+        config = load_arch(CONFIGS / f"{name}.yaml")
+        assert (config.clock_mhz, config.params.tiles, config.params.neuron_lanes,
+                config.params.filter_lanes) == (606, 16, 16, 16)
+    assert all(entry.source for entry in eie.energy.ops + eie.energy.sram)
+
+
+def _write(tmp_path, edit):
+    raw = yaml.safe_load((CONFIGS / "eie.yaml").read_text())
+    raw["energy"] = yaml.safe_load((CONFIGS / "energy" / "horowitz45nm.yaml").read_text())
+    edit(raw)
+    path = tmp_path / "bad.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    return path
+
+
+BAD = [
+    (lambda r: r["eie"].update(fifo_dept=8), r"unknown key 'eie.fifo_dept'; allowed keys here: .*fifo_depth"),
+    (lambda r: r["eie"].update(pes=0), r"eie.pes = 0 is invalid: must be an integer >= 1"),
+    (lambda r: r["eie"].update(pes="many"), r"eie.pes = 'many' is invalid: must be an integer"),
+    (lambda r: r.update(machine="scnn"), r"machine = 'scnn' is invalid: must be one of 'dense', 'cnvlutin', 'eie'"),
+    (lambda r: r.update(clock_mhz=-5), r"clock_mhz = -5.0 is invalid: must be a number > 0"),
+    (lambda r: r.pop("eie"), r"section 'eie' is missing"),
+    (lambda r: r.update(dense={"tiles": 4}), r"section 'dense' does not apply to machine 'eie'"),
+    (lambda r: r["memory"]["buffers"].pop("pointers"), r"memory.buffers lacks pointers"),
+    (lambda r: r["energy"]["ops"][0].pop("source"), r"missing key 'energy.ops\[0\].source'"),
+    (lambda r: r["energy"]["ops"][0].update(op="sqrt"), r"energy.ops\[0\].op = 'sqrt' is invalid: must be one of"),
+    (lambda r: r["arithmetic"].update(weight_bits=12), r"arithmetic.weight_bits = 12 is invalid: must be one of 4, 8, 16, 32"),
+    (lambda r: r["memory"].update(weights_resident="yes"), r"memory.weights_resident = 'yes' is invalid: must be true or false"),
+]
+
+
+@pytest.mark.parametrize("edit,message", BAD)
+def test_malformed_config_names_key_value_and_allowed(tmp_path, edit, message, capsys):
+    path = _write(tmp_path, edit)
+    with pytest.raises(ConfigError, match=message):
+        load_arch(path)
+    assert main(["config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "Traceback" not in err and str(path) in err
+
+
+def test_not_yaml_and_missing_file(tmp_path):
+    bad = tmp_path / "x.yaml"
+    bad.write_text("name: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_arch(bad)
+    with pytest.raises(ConfigError, match="file not found"):
+        load_arch(tmp_path / "nope.yaml")
+
+
+def test_overrides_are_validated_too():
+    assert load_arch(CONFIGS / "eie.yaml", {"eie.pes": 4}).eie.pes == 4
+    with pytest.raises(ConfigError, match="eie.fifo_depth = 0"):
+        load_arch(CONFIGS / "eie.yaml", {"eie.fifo_depth": 0})
+    with pytest.raises(ConfigError, match="'cnvlutin' is not a section"):
+        load_arch(CONFIGS / "eie.yaml", {"cnvlutin.tiles": 4})
