@@ -68,6 +68,31 @@ def cmd_config(args):
     print(yaml.safe_dump(config.to_dict(), sort_keys=False, width=100), end="")
 
 
+def cmd_simulate(args):
+    import pandas as pd
+
+    from .config import load_arch
+    from .results import provenance, write_results
+    from .simulator import simulate
+    from .trace import load_trace
+
+    archs = [load_arch(path) for path in args.arch]
+    traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
+    tables = []
+    for arch in archs:
+        for trace in traces:
+            tables.append(simulate(arch, trace, per_sample=args.per_sample,
+                                   progress=_progress(f"{arch.name} {trace.model}/{trace.variant}")))
+    table = pd.concat(tables, ignore_index=True)
+    energy_columns = [c for c in table.columns if c.startswith("energy_")]
+    table[energy_columns] = table[energy_columns].fillna(0.0)
+    write_results(table, args.out, provenance(archs, traces, " ".join(sys.argv)))
+    totals = table[table["layer"] == "TOTAL"]
+    print(totals[["model", "variant", "arch", "macs_effective", "cycles_total", "latency_us",
+                  "utilization", "energy_pj"]].to_string(index=False))
+    print(f"wrote {args.out} ({len(table)} rows) and {args.out}.meta.json")
+
+
 def build_parser():
     from .synth import PATTERNS, PRESETS
     from .trace import DTYPES
@@ -114,6 +139,23 @@ accelsim inspect traces/alexnet-jp --format json > alexnet-jp.json
     inspect.add_argument("--no-verify", action="store_true",
                          help="skip the sha256 check (sizes and shapes are still checked)")
     inspect.set_defaults(run=cmd_inspect)
+
+    simulate = _add_command(
+        subparsers, "simulate", "simulate traces cycle by cycle on machine configs",
+        """
+accelsim simulate --arch arch_configs/eie.yaml --trace traces/generated/eie --out results/eie.csv
+accelsim simulate --arch arch_configs/dense.yaml --arch arch_configs/cnvlutin.yaml \\
+    --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet.parquet
+        """)
+    simulate.add_argument("--arch", action="append", required=True,
+                          help="machine config YAML (repeatable)")
+    simulate.add_argument("--trace", action="append", required=True,
+                          help="trace directory (repeatable)")
+    simulate.add_argument("--out", required=True, help="results table, .csv or .parquet")
+    simulate.add_argument("--per-sample", action="store_true",
+                          help="one row per sample instead of the per-inference average")
+    simulate.add_argument("--no-verify", action="store_true", help="skip trace sha256 checks")
+    simulate.set_defaults(run=cmd_simulate)
 
     config = _add_command(
         subparsers, "config", "validate a machine config and print it resolved (defaults filled in)",

@@ -1,0 +1,14 @@
+"""Machine models, one module each.
+
+A machine module provides:
+  layer_counts(layer, sample, arch, macs_effective, reference=False) -> LayerCounts
+      (reference=True runs the plain-Python twin of the Numba kernel)
+  activation_threshold(arch) -> float   |a| <= threshold counts as zero
+  WEIGHT_BUFFERS                        names of the buffers that hold weights
+To add a machine: copy eie.py (or dense.py), register it here and in
+config.MACHINES with its parameter section and required buffers.
+"""
+
+from . import cnvlutin, dense, eie
+
+MACHINES = {"dense": dense, "cnvlutin": cnvlutin, "eie": eie}

@@ -1,0 +1,265 @@
+"""eie: weight and activation zero-skipping (Han et al., ISCA 2016).
+
+Storage: row r of W (out x in) lives in PE r mod N. Each PE keeps, per column,
+its non-zeros in CSC with a b-bit relative row index (zeros since the previous
+stored entry); a run of more than 2**b - 1 zeros inserts a padding entry
+(value 0, index 2**b - 1), which costs a cycle like a real one. Entries are
+packed back to back, so a column's entries may span SRAM words.
+
+Timing: a leading-non-zero detector broadcasts the next non-zero input
+activation to every PE's FIFO, at most one per cycle, and stalls while any
+FIFO is full. A PE pops an activation as soon as it is idle (in the cycle it
+arrives, if its FIFO was empty) and spends one cycle per stored entry of that
+column in its rows. For activation k, with broadcast cycle b_k:
+    start[p, k] = max(b_k, finish[p, k-1]);  finish[p, k] = start[p, k] + entries[p, col_k]
+    b_k = max(b_{k-1} + 1, max_p start[p, k - depth])     (a FIFO slot frees when popped)
+A matrix-vector product ends when the last PE finishes; `pipeline_depth`
+cycles (pointer read, matrix read, MAC, write-back, including the cycle from
+broadcast to pop) are added once per layer because successive products overlap
+in the pipeline.
+
+Conv layers (an extension of the paper): lowered to one matrix-vector product
+per output position over the receptive field (im2col, zero padding included),
+the products of one group back to back with a barrier between them.
+"""
+
+from collections import deque
+
+import numba
+import numpy as np
+
+from .counts import LayerCounts, as_conv, ceil_div, group_slices
+
+WEIGHT_BUFFERS = ("sparse_matrix", "pointers")
+
+
+# ---------------------------------------------------------------- storage format
+
+
+def encode_column(column, index_bits):
+    """CSC entries of one PE's column: (values, relative indices), padding included."""
+    max_run = 2 ** index_bits - 1
+    values, indices, zeros = [], [], 0
+    for value in column:
+        if value == 0:
+            zeros += 1
+            continue
+        while zeros > max_run:
+            values.append(0)
+            indices.append(max_run)
+            zeros -= max_run + 1
+        values.append(value)
+        indices.append(zeros)
+        zeros = 0
+    return values, indices
+
+
+def pe_entries(matrix, pes, index_bits):
+    """(pes, columns) stored entries, padding included, for W (rows x columns)."""
+    rows, cols = matrix.shape
+    col_idx, row_idx = np.nonzero(np.asarray(matrix).T != 0)  # column-major: sorted by col, row
+    if col_idx.size == 0:
+        return np.zeros((pes, cols), np.int32)
+    pe = row_idx % pes
+    local = row_idx // pes
+    order = np.lexsort((local, col_idx, pe))
+    pe, col_idx, local = pe[order], col_idx[order], local[order]
+    same_run = np.r_[False, (pe[1:] == pe[:-1]) & (col_idx[1:] == col_idx[:-1])]
+    previous = np.where(same_run, np.r_[0, local[:-1]], -1)
+    padding = (local - previous - 1) >> index_bits
+    entries = np.bincount(pe * cols + col_idx, weights=1 + padding, minlength=pes * cols)
+    return entries.reshape(pes, cols).astype(np.int32)
+
+
+def sram_words(entries, entries_per_word):
+    """(pes, columns) sparse-matrix SRAM words a column's entries touch, packed back to back."""
+    ends = np.cumsum(entries, axis=1, dtype=np.int64)
+    starts = ends - entries
+    words = (ends - 1) // entries_per_word - starts // entries_per_word + 1
+    return np.where(entries > 0, words, 0).astype(np.int32)
+
+
+# ---------------------------------------------------------------- timing: kernel
+
+
+@numba.njit(cache=True)
+def _matvec_cycles(entries, columns, count, depth, finish, ring):
+    """Cycles of one matrix-vector product over the `count` active columns."""
+    pes = entries.shape[0]
+    finish[:] = 0
+    broadcast = -1
+    for k in range(count):
+        broadcast += 1
+        if k >= depth:
+            for p in range(pes):
+                broadcast = max(broadcast, ring[k % depth, p])
+        col = columns[k]
+        for p in range(pes):
+            start = max(broadcast, finish[p])
+            ring[k % depth, p] = start
+            finish[p] = start + entries[p, col]
+    # A product cannot end before its last broadcast, even if that column is empty everywhere.
+    return max(finish.max(), broadcast + 1) if count else 0
+
+
+@numba.njit(parallel=True, cache=True)
+def eie_layer_cycles(entries, words, nonzero_padded, out_h, out_w, kr, ks, sh, sw, dh, dw, depth):
+    """Sum over output positions of matvec cycles; entries processed; words read; broadcasts."""
+    pes, cols = entries.shape
+    channels = nonzero_padded.shape[0]
+    positions = out_h * out_w
+    cycles = np.zeros(positions, np.int64)
+    processed = np.zeros(positions, np.int64)
+    read = np.zeros(positions, np.int64)
+    broadcasts = np.zeros(positions, np.int64)
+    for pos in numba.prange(positions):
+        p, q = pos // out_w, pos % out_w
+        columns = np.empty(cols, np.int64)
+        count = 0
+        for c in range(channels):
+            for r in range(kr):
+                for s in range(ks):
+                    if nonzero_padded[c, p * sh + r * dh, q * sw + s * dw]:
+                        columns[count] = (c * kr + r) * ks + s
+                        count += 1
+        finish = np.zeros(pes, np.int64)
+        ring = np.zeros((depth, pes), np.int64)
+        cycles[pos] = _matvec_cycles(entries, columns, count, depth, finish, ring)
+        for k in range(count):
+            for pe in range(pes):
+                processed[pos] += entries[pe, columns[k]]
+                read[pos] += words[pe, columns[k]]
+        broadcasts[pos] = count
+    return cycles.sum(), processed.sum(), read.sum(), broadcasts.sum()
+
+
+# ---------------------------------------------------------------- timing: reference
+
+
+def eie_matvec_cycles_reference(entries, columns, depth):
+    """Cycle-stepped twin of _matvec_cycles with explicit FIFOs (entries: per PE, per column)."""
+    pes = len(entries)
+    queues = [deque() for _ in range(pes)]
+    remaining = [0] * pes
+    next_k, cycle, last_busy, last_broadcast = 0, 0, -1, -1
+
+    def pop_while_idle():
+        for p in range(pes):
+            while remaining[p] == 0 and queues[p]:
+                remaining[p] = entries[p][queues[p].popleft()]
+
+    while next_k < len(columns) or any(remaining) or any(queues):
+        pop_while_idle()  # pops free FIFO slots before this cycle's broadcast
+        if next_k < len(columns) and all(len(queue) < depth for queue in queues):
+            for queue in queues:
+                queue.append(columns[next_k])
+            next_k += 1
+            last_broadcast = cycle
+            pop_while_idle()  # an idle PE with an empty FIFO takes the new activation at once
+        for p in range(pes):
+            if remaining[p]:
+                remaining[p] -= 1
+                last_busy = cycle
+        cycle += 1
+    return max(last_busy, last_broadcast) + 1
+
+
+def _reference_layer(weight2d, nonzero_padded, out_h, out_w, kernel, stride, dilation, params,
+                     entries_per_word):
+    pes = params.pes
+    rows, cols = weight2d.shape
+    encoded = [[len(encode_column(weight2d[p::pes, j], params.index_bits)[0]) for j in range(cols)]
+               for p in range(pes)]
+    words = []
+    for p in range(pes):
+        offset, row = 0, []
+        for j in range(cols):
+            count = encoded[p][j]
+            row.append((offset + count - 1) // entries_per_word - offset // entries_per_word + 1
+                       if count else 0)
+            offset += count
+        words.append(row)
+    cycles = processed = read = broadcasts = 0
+    for p in range(out_h):
+        for q in range(out_w):
+            columns = [
+                (c * kernel[0] + r) * kernel[1] + s
+                for c in range(nonzero_padded.shape[0])
+                for r in range(kernel[0]) for s in range(kernel[1])
+                if nonzero_padded[c, p * stride[0] + r * dilation[0], q * stride[1] + s * dilation[1]]
+            ]
+            cycles += eie_matvec_cycles_reference(encoded, columns, params.fifo_depth)
+            processed += sum(encoded[pe][j] for j in columns for pe in range(pes))
+            read += sum(words[pe][j] for j in columns for pe in range(pes))
+            broadcasts += len(columns)
+    stored = sum(map(sum, encoded))
+    return cycles, processed, read, broadcasts, stored
+
+
+# ---------------------------------------------------------------- layer counts
+
+
+def layer_counts(layer, sample, arch, macs_effective, reference=False):
+    params, bits, buffers = arch.eie, arch.arithmetic, arch.memory.buffers
+    entry_bits = params.index_bits + params.codebook_bits
+    entries_per_word = max(1, buffers["sparse_matrix"].width_bits // entry_bits)
+    pointer_bits = buffers["pointers"].width_bits
+    weight, acts = as_conv(layer, sample)
+    kernel = weight.shape[2:]
+    out_h, out_w = layer.output_shape[1:] if layer.kind == "conv2d" else (1, 1)
+    padding = layer.padding
+    nonzero = np.pad(acts != 0, ((0, 0), (padding[0],) * 2, (padding[1],) * 2))
+
+    cycles = processed = read = broadcasts = stored_entries = pointer_words = 0
+    for filter_slice, channel_slice in group_slices(layer):
+        weight2d = weight[filter_slice].reshape(filter_slice.stop - filter_slice.start, -1)
+        group_nonzero = nonzero[channel_slice]
+        if reference:
+            *result, group_entries = _reference_layer(
+                weight2d, group_nonzero, out_h, out_w, kernel, layer.stride, layer.dilation,
+                params, entries_per_word)
+        else:
+            entries = pe_entries(weight2d, params.pes, params.index_bits)
+            words = sram_words(entries, entries_per_word)
+            result = eie_layer_cycles(entries, words, group_nonzero, out_h, out_w, kernel[0],
+                                      kernel[1], layer.stride[0], layer.stride[1],
+                                      layer.dilation[0], layer.dilation[1], params.fifo_depth)
+            group_entries = int(entries.sum())
+        g_cycles, g_processed, g_read, g_broadcasts = (int(v) for v in result)
+        cycles += g_cycles
+        processed += g_processed
+        read += g_read
+        broadcasts += g_broadcasts
+        stored_entries += group_entries
+        pointer_words += params.pes * (weight2d.shape[1] + 1)
+
+    column_bits = max(1, int(np.ceil(np.log2(max(2, weight.shape[1] * kernel[0] * kernel[1])))))
+    input_reads = out_h * out_w * weight.shape[1] * layer.groups * kernel[0] * kernel[1]
+    actions = {
+        "mac": processed,
+        "mac_gated": 0,
+        "sram_read:sparse_matrix": read * buffers["sparse_matrix"].width_bits,
+        "sram_read:pointers": broadcasts * params.pes * 2 * pointer_bits,
+        # The detector scans every input; each entry reads and writes its accumulator.
+        "sram_read:activations": input_reads * bits.activation_bits + processed * bits.accumulator_bits,
+        "sram_write:activations": processed * bits.accumulator_bits,
+        "rf": broadcasts * params.pes * 2 * (bits.activation_bits + column_bits),
+        "codebook": processed,
+    }
+    weight_bytes = ceil_div(stored_entries * entry_bits + pointer_words * pointer_bits, 8)
+    cycles_total = cycles + params.pipeline_depth
+    return LayerCounts(
+        cycles_compute=cycles_total,
+        cycles_ideal=ceil_div(processed, params.pes) + params.pipeline_depth,
+        ops_executed=processed,
+        macs_effective=macs_effective,
+        mac_units=params.pes,
+        actions=actions,
+        tiles=[(weight_bytes, cycles_total)],
+        lane_utilization=processed / (params.pes * cycles_total) if cycles_total else 0.0,
+        input_bytes=ceil_div(acts.size * bits.activation_bits, 8),
+    )
+
+
+def activation_threshold(arch):
+    return 0.0

@@ -1,0 +1,126 @@
+"""simulate(arch, trace) -> pandas.DataFrame: the pipeline from trace to results table.
+
+For every layer and sample the machine model counts cycles and actions; the
+memory system adds DRAM traffic and stalls over the whole inference; the
+energy model prices the actions. Rows are per layer, plus one `TOTAL` row per
+trace; figures are per inference, averaged over the trace's samples unless
+per_sample=True.
+"""
+
+import numpy as np
+import pandas as pd
+
+from .config import ArchConfig, load_arch
+from .energy import EnergyModel
+from .machines import MACHINES
+from .macs import dense_macs, effective_macs
+from .memory import buffer_capacity_bytes, layer_chunks, run_memory_system
+from .trace import Trace, load_trace
+
+ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
+            "cycles_memory_stall", "cycles_total", "latency_us", "dram_bytes", "energy_pj"]
+INTEGER_COUNTS = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
+                  "cycles_memory_stall", "cycles_total", "dram_bytes"]
+COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind", "samples", *ADDITIVE[:8],
+           "utilization", "load_efficiency", "lane_utilization", "weights_on_chip",
+           *ADDITIVE[8:]]
+
+
+def _layer_row(trace, arch, layer, counts, macs, stall, dram_bytes, resident, energy):
+    cycles_total = counts.cycles_compute + stall
+    priced = energy.price(dict(counts.actions, dram=8 * dram_bytes))
+    row = {
+        "model": trace.model, "variant": trace.variant, "arch": arch.name,
+        "machine": arch.machine, "layer": layer.name, "kind": layer.kind,
+        "samples": trace.samples, "macs_dense": macs, "macs_effective": counts.macs_effective,
+        "ops_executed": counts.ops_executed, "cycles_ideal": counts.cycles_ideal,
+        "cycles_compute": counts.cycles_compute, "cycles_memory_stall": stall,
+        "cycles_total": cycles_total, "latency_us": cycles_total / arch.clock_mhz,
+        "mac_units": counts.mac_units, "lane_utilization": counts.lane_utilization,
+        "weights_on_chip": resident, "dram_bytes": dram_bytes,
+        "energy_pj": sum(priced.values()),
+    }
+    row.update({f"energy_{component}_pj": pj for component, pj in priced.items()})
+    return row
+
+
+def _with_ratios(table):
+    cycles = table["cycles_total"].where(table["cycles_total"] > 0)
+    table["utilization"] = (table["macs_effective"] / (table["mac_units"] * cycles)).fillna(0.0)
+    compute = table["cycles_compute"].where(table["cycles_compute"] > 0)
+    table["load_efficiency"] = (table["cycles_ideal"] / compute).fillna(1.0)
+    return table
+
+
+def _total_row(layers):
+    total = layers.iloc[0].copy()
+    energy_columns = [c for c in layers.columns if c.startswith("energy_")]
+    for column in ADDITIVE + energy_columns:
+        total[column] = layers[column].sum()
+    total["layer"], total["kind"] = "TOTAL", ""
+    weights = layers["cycles_compute"]
+    total["lane_utilization"] = (
+        (layers["lane_utilization"] * weights).sum() / weights.sum() if weights.sum() else 0.0)
+    total["weights_on_chip"] = bool(layers["weights_on_chip"].all())
+    return total
+
+
+def simulate(arch, trace, per_sample=False, reference=False, progress=None):
+    """Simulate every layer and sample of `trace` on machine `arch` (objects or paths)."""
+    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    trace = trace if isinstance(trace, Trace) else load_trace(trace)
+    machine = MACHINES[arch.machine]
+    energy = EnergyModel(arch)
+    threshold = machine.activation_threshold(arch)
+    activation_capacity = buffer_capacity_bytes(arch, ("activations",))
+    iterate = progress or (lambda items: items)
+
+    simulated = []
+    for layer in iterate(trace.layers):
+        effective = effective_macs(layer, threshold)
+        counts = [machine.layer_counts(layer, s, arch, int(effective[s]), reference)
+                  for s in range(layer.samples)]
+        simulated.append((layer, dense_macs(layer), counts))
+
+    rows = []
+    for sample in range(trace.samples):
+        chunks, residency = [], []
+        for index, (_, _, counts) in enumerate(simulated):
+            layer_counts = counts[sample]
+            load_input = index == 0 or layer_counts.input_bytes > activation_capacity
+            layer_chunk_list, resident = layer_chunks(
+                index, layer_counts, layer_counts.input_bytes, load_input, arch,
+                machine.WEIGHT_BUFFERS)
+            chunks += layer_chunk_list
+            residency.append(resident)
+        stalls, dram = run_memory_system(chunks, len(simulated), arch)
+        for index, (layer, macs, counts) in enumerate(simulated):
+            row = _layer_row(trace, arch, layer, counts[sample], macs, stalls[index],
+                             dram[index], residency[index], energy)
+            rows.append(dict(row, sample=sample))
+
+    table = pd.DataFrame(rows).fillna({c: 0.0 for c in pd.DataFrame(rows).columns
+                                       if c.startswith("energy_")})
+    energy_columns = sorted(c for c in table.columns if c.startswith("energy_") and c != "energy_pj")
+    if per_sample:
+        parts = [pd.concat([group, _total_row(group).to_frame().T], ignore_index=True)
+                 for _, group in table.groupby("sample", sort=True)]
+        table = pd.concat(parts, ignore_index=True)
+        columns = COLUMNS[:7] + ["sample"] + COLUMNS[7:]
+    else:
+        numeric = ADDITIVE + energy_columns + ["lane_utilization"]
+        means = table.groupby("layer", sort=False)[numeric].mean()
+        first = table.drop_duplicates("layer").set_index("layer")
+        first[numeric] = means
+        first = first.reset_index()
+        table = pd.concat([first, _total_row(first).to_frame().T], ignore_index=True)
+        columns = list(COLUMNS)
+    table = _with_ratios(table)
+    for column in ("samples", "mac_units"):
+        table[column] = table[column].astype(np.int64)
+    for column in INTEGER_COUNTS:
+        # Counts are integers per sample; a mean over samples stays integral only by chance.
+        values = table[column].astype(float)
+        if (values == values.round()).all():
+            table[column] = values.astype(np.int64)
+    return table[columns + ["mac_units"] + energy_columns].infer_objects()
