@@ -72,10 +72,11 @@ def cmd_simulate(args):
     import pandas as pd
 
     from .config import load_arch
-    from .results import provenance, write_results
+    from .results import check_results_path, provenance, write_results
     from .simulator import simulate
     from .trace import load_trace
 
+    check_results_path(args.out)
     archs = [load_arch(path) for path in args.arch]
     traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
     tables = []

@@ -3,7 +3,7 @@
 import numpy as np
 import pandas as pd
 
-from .macs import layer_macs
+from .macs import layer_macs, nonzero_activations, nonzero_mask
 
 
 def trace_summary(trace, threshold=0.0, progress=None):
@@ -23,9 +23,10 @@ def trace_summary(trace, threshold=0.0, progress=None):
             "weight_shape": "x".join(map(str, layer.weight.shape)),
             "output_shape": "x".join(map(str, layer.output_shape)),
             "weights": int(layer.weight.size),
-            "weights_nonzero": int(np.count_nonzero(layer.weight)),
+            "weights_nonzero": int(np.count_nonzero(nonzero_mask(layer.weight))),
             "activations": int(acts[0].size),
-            "activations_nonzero": float(np.count_nonzero(np.abs(acts) > threshold)) / layer.samples,
+            "activations_nonzero": float(np.count_nonzero(nonzero_activations(acts, threshold)))
+            / layer.samples,
             "weight_density": macs.weight_density,
             "activation_density": float(macs.activation_density.mean()),
             "macs_dense": macs.macs_dense,

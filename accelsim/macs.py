@@ -23,8 +23,28 @@ class LayerMacs:
     activation_density: np.ndarray  # one per sample
 
 
+def magnitude_bits(array):
+    """(unsigned integer view, mask) such that (view & mask) != 0 exactly where array != 0.
+
+    Lets kernels and NumPy test float16 for zero as integers (NumPy compares
+    float16 in software); the mask drops a float's sign bit so -0.0 is zero.
+    """
+    array = np.asarray(array)
+    view = array.view(f"u{array.itemsize}")
+    all_ones = (1 << (8 * array.itemsize)) - 1
+    mask = all_ones >> 1 if array.dtype.kind == "f" else all_ones
+    return view, view.dtype.type(mask)
+
+
+def nonzero_mask(array):
+    view, mask = magnitude_bits(array)
+    return (view & mask) != 0
+
+
 def nonzero_activations(activations, threshold=0.0):
-    return np.abs(activations) > threshold
+    if threshold == 0:
+        return nonzero_mask(activations)
+    return np.abs(np.asarray(activations, dtype=np.float32)) > threshold
 
 
 def dense_macs(layer):
@@ -64,8 +84,8 @@ def tap_counts(layer, act_mask):
 
 def effective_macs(layer, threshold=0.0):
     """Effective MACs per sample (int64 array of length N)."""
-    weight_mask = np.asarray(layer.weight) != 0
-    act_mask = nonzero_activations(np.asarray(layer.activations), threshold)
+    weight_mask = nonzero_mask(layer.weight)
+    act_mask = nonzero_activations(layer.activations, threshold)
     if layer.kind == "linear":
         per_input = weight_mask.sum(axis=0, dtype=np.int64)
         return act_mask.astype(np.int64) @ per_input
@@ -83,11 +103,10 @@ def effective_macs(layer, threshold=0.0):
 
 
 def layer_macs(layer, threshold=0.0):
-    weight = np.asarray(layer.weight)
-    acts = nonzero_activations(np.asarray(layer.activations), threshold)
+    acts = nonzero_activations(layer.activations, threshold)
     return LayerMacs(
         macs_dense=dense_macs(layer),
         macs_effective=effective_macs(layer, threshold),
-        weight_density=float(np.count_nonzero(weight)) / weight.size,
+        weight_density=float(np.count_nonzero(nonzero_mask(layer.weight))) / layer.weight.size,
         activation_density=acts.reshape(acts.shape[0], -1).mean(axis=1),
     )

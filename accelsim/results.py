@@ -36,10 +36,15 @@ def provenance(archs, traces, command=""):
     }
 
 
-def write_results(table, path, meta):
+def check_results_path(path):
     path = Path(path)
     if path.suffix not in FORMATS:
         raise AccelsimError(f"results file {path}: suffix must be one of {', '.join(FORMATS)}")
+    return path
+
+
+def write_results(table, path, meta):
+    path = check_results_path(path)
     if path.suffix == ".csv":
         buffer = io.StringIO()
         table.to_csv(buffer, index=False)

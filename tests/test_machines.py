@@ -165,7 +165,8 @@ def test_eie_small_fifo_stalls_on_imbalance():
 def test_memory_bound_layer_approaches_bytes_over_bandwidth():
     weight = np.ones((512, 4096), np.float16)
     layer = Layer("fc", "linear", weight, np.ones((1, 4096), np.float16))
-    arch = load_arch(ROOT / "arch_configs" / "dense.yaml", {"memory.dram_bandwidth_gb_s": 1.0})
+    arch = load_arch(ROOT / "arch_configs" / "dense.yaml",
+                     {"memory.dram_bandwidth_gb_s": 1.0, "memory.weights_resident": False})
     row = simulate(arch, Trace([layer])).iloc[0]
     bytes_per_cycle = 1.0 * 1e3 / arch.clock_mhz
     weight_bytes = weight.size * 2
@@ -202,3 +203,14 @@ def test_results_are_deterministic():
     for machine in MACHINES:
         a, b = simulate(ARCH[machine], trace), simulate(ARCH[machine], trace)
         assert a.equals(b)
+
+
+def test_resident_weights_that_fit_cause_no_weight_traffic():
+    weight = np.ones((64, 256), np.float16)
+    layer = Layer("fc", "linear", weight, np.ones((1, 256), np.float16))
+    row = simulate(ARCH["dense"], Trace([layer])).iloc[0]
+    assert bool(row.weights_on_chip) and row.dram_bytes == 256 * 2  # the input only
+    big = load_arch(ROOT / "arch_configs" / "dense.yaml",
+                    {"memory.buffers.weights.capacity_kb": 1})
+    row = simulate(big, Trace([layer])).iloc[0]
+    assert not bool(row.weights_on_chip) and row.dram_bytes == weight.size * 2 + 256 * 2

@@ -28,6 +28,7 @@ from collections import deque
 import numba
 import numpy as np
 
+from ..macs import magnitude_bits, nonzero_mask
 from .counts import LayerCounts, as_conv, ceil_div, group_slices
 
 WEIGHT_BUFFERS = ("sparse_matrix", "pointers")
@@ -54,21 +55,29 @@ def encode_column(column, index_bits):
     return values, indices
 
 
+@numba.njit(parallel=True, cache=True)
+def _pe_entries(raw, magnitude, pes, index_bits):
+    rows, cols = raw.shape
+    entries = np.zeros((pes, cols), np.int32)
+    for pe in numba.prange(pes):
+        previous = np.full(cols, -1, np.int64)  # local row of the last stored non-zero
+        for row in range(pe, rows, pes):
+            local = row // pes
+            for col in range(cols):
+                if raw[row, col] & magnitude:
+                    entries[pe, col] += 1 + ((local - previous[col] - 1) >> index_bits)
+                    previous[col] = local
+    return entries
+
+
 def pe_entries(matrix, pes, index_bits):
-    """(pes, columns) stored entries, padding included, for W (rows x columns)."""
-    rows, cols = matrix.shape
-    col_idx, row_idx = np.nonzero(np.asarray(matrix).T != 0)  # column-major: sorted by col, row
-    if col_idx.size == 0:
-        return np.zeros((pes, cols), np.int32)
-    pe = row_idx % pes
-    local = row_idx // pes
-    order = np.lexsort((local, col_idx, pe))
-    pe, col_idx, local = pe[order], col_idx[order], local[order]
-    same_run = np.r_[False, (pe[1:] == pe[:-1]) & (col_idx[1:] == col_idx[:-1])]
-    previous = np.where(same_run, np.r_[0, local[:-1]], -1)
-    padding = (local - previous - 1) >> index_bits
-    entries = np.bincount(pe * cols + col_idx, weights=1 + padding, minlength=pes * cols)
-    return entries.reshape(pes, cols).astype(np.int32)
+    """(pes, columns) stored entries, padding included, for W (rows x columns).
+
+    A gap of g zeros before a non-zero costs g >> index_bits padding entries
+    (encode_column is the explicit reference).
+    """
+    raw, magnitude = magnitude_bits(np.ascontiguousarray(matrix))
+    return _pe_entries(raw, magnitude, pes, index_bits)
 
 
 def sram_words(entries, entries_per_word):
@@ -208,7 +217,7 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
     kernel = weight.shape[2:]
     out_h, out_w = layer.output_shape[1:] if layer.kind == "conv2d" else (1, 1)
     padding = layer.padding
-    nonzero = np.pad(acts != 0, ((0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    nonzero = np.pad(nonzero_mask(acts), ((0, 0), (padding[0],) * 2, (padding[1],) * 2))
 
     cycles = processed = read = broadcasts = stored_entries = pointer_words = 0
     for filter_slice, channel_slice in group_slices(layer):

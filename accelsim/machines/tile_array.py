@@ -19,6 +19,7 @@ Zero padding counts as zero neurons.
 import numba
 import numpy as np
 
+from ..macs import nonzero_activations
 from .counts import LayerCounts, as_conv, ceil_div, group_slices
 
 
@@ -122,7 +123,8 @@ def tile_array_counts(layer, sample, arch, macs_effective, skip_zeros, threshold
     kernel = weight.shape[2:]
     stride, padding, dilation = layer.stride, layer.padding, layer.dilation
     out_h, out_w = layer.output_shape[1:] if layer.kind == "conv2d" else (1, 1)
-    nonzero = np.abs(acts) > threshold
+    nonzero = nonzero_activations(acts, threshold)
+    live_inputs = int(np.count_nonzero(nonzero))
     nonzero = np.pad(nonzero, ((0, 0), (padding[0],) * 2, (padding[1],) * 2))
     # Dense lanes walk their whole slice as one brick; Cnvlutin's bricks are 2**offset_bits.
     brick_size = 2 ** offset_bits if skip_zeros else ceil_div(weight.shape[1], lanes)
@@ -178,7 +180,6 @@ def tile_array_counts(layer, sample, arch, macs_effective, skip_zeros, threshold
         tiles=tiles,
         lane_utilization=busy / (lanes * cycles) if cycles else 0.0,
         # Zero-free bricks move only their non-zeros, each with its offset.
-        input_bytes=ceil_div(int(np.count_nonzero(np.abs(acts) > threshold))
-                             * (bits.activation_bits + offset_bits), 8) if skip_zeros
+        input_bytes=ceil_div(live_inputs * (bits.activation_bits + offset_bits), 8) if skip_zeros
         else ceil_div(acts.size * bits.activation_bits, 8),
     )
