@@ -94,6 +94,72 @@ def cmd_simulate(args):
     print(f"wrote {args.out} ({len(table)} rows) and {args.out}.meta.json")
 
 
+def _layer_values(text, what):
+    """'fc2=0.12,fc3=0.25' -> {'fc2': 0.12, 'fc3': 0.25}."""
+    values = {}
+    for item in filter(None, (text or "").split(",")):
+        name, _, value = item.partition("=")
+        try:
+            values[name.strip()] = float(value)
+        except ValueError:
+            raise AccelsimError(f"{what}: {item!r} is not LAYER=NUMBER") from None
+        if not 0 < values[name.strip()] <= 1:
+            raise AccelsimError(f"{what}: {item!r}: the value must be in (0, 1]")
+    return values
+
+
+def cmd_train(args):
+    from .training import TrainConfig, save_checkpoint, train
+
+    config = TrainConfig(
+        model=args.model, method=args.method, epochs=args.epochs, seed=args.seed,
+        batch_size=args.batch_size, lr=args.lr, validation=args.validation, limit=args.limit,
+        weight_tolerance=args.weight_tolerance, activation_tolerance=args.activation_tolerance,
+        weight_budget=args.weight_budget,
+        winner_rates=_layer_values(args.winner_rates, "--winner-rates"),
+        weight_densities=_layer_values(args.weight_densities, "--weight-densities"),
+        inference=args.inference, epsilon=args.epsilon)
+    result = train(config, start_from=getattr(args, "from"))
+    save_checkpoint(result, args.out)
+    meta_path = f"{args.out}.json"
+    print(f"{config.model} {config.method}: test accuracy {100 * result.test_accuracy:.2f} %, "
+          f"validation {100 * result.validation_accuracy:.2f} %, {result.seconds:.0f} s")
+    from .models import maskable_layers
+    from .pruning import activation_masks, weight_density
+    rates = {n: m.rate for n, m in activation_masks(result.model).items()}
+    for name, module in maskable_layers(result.model):
+        print(f"  {name:<16} weight {100 * weight_density(module):6.2f} %"
+              + (f"   input winner rate {100 * rates[name]:6.2f} %" if name in rates else ""))
+    print(f"wrote {args.out} and {meta_path}")
+
+
+def cmd_trace(args):
+    import torch
+
+    from .capture import capture_trace
+    from .data import load_dataset
+    from .trace import save_trace
+    from .training import load_checkpoint
+
+    model, meta = load_checkpoint(args.checkpoint)
+    data = load_dataset(meta["dataset"], validation=meta["config"]["validation"],
+                        seed=meta["config"]["seed"])
+    if not 1 <= args.samples <= len(data.test.labels):
+        raise AccelsimError(f"--samples {args.samples}: must be in 1..{len(data.test.labels)}")
+    images = torch.from_numpy(data.test.images[:args.samples])
+    metadata = {key: meta[key] for key in ("method", "test_accuracy", "validation_accuracy",
+                                           "weight_density", "activation_masks", "dropout")}
+    metadata.update(checkpoint=str(args.checkpoint), samples_from="first N test images")
+    trace = capture_trace(model, images, meta["model"], meta["method"], meta["dataset"],
+                          metadata, source=f"accelsim trace --checkpoint {args.checkpoint}")
+    try:
+        save_trace(trace, args.out, overwrite=args.force)
+    except FileExistsError as exc:
+        raise AccelsimError(str(exc)) from None
+    print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
+          f"{trace.samples} test images")
+
+
 def build_parser():
     from .synth import PATTERNS, PRESETS
     from .trace import DTYPES
@@ -158,6 +224,54 @@ accelsim simulate --arch arch_configs/dense.yaml --arch arch_configs/cnvlutin.ya
     simulate.add_argument("--no-verify", action="store_true", help="skip trace sha256 checks")
     simulate.set_defaults(run=cmd_simulate)
 
+    from .models import ZOO
+    from .training import METHODS
+
+    train = _add_command(
+        subparsers, "train", "train a model, or prune a trained one (wp, jp, static-act)",
+        """
+accelsim train --model mlp3 --method dense --out checkpoints/mlp3-dense.pt
+accelsim train --model mlp3 --method jp --from checkpoints/mlp3-dense.pt --out checkpoints/mlp3-jp.pt
+accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weight-budget 0.1 \\
+    --out checkpoints/mlp3-wp.pt
+        """)
+    train.add_argument("--model", required=True, choices=sorted(ZOO))
+    train.add_argument("--method", required=True, choices=METHODS)
+    train.add_argument("--out", required=True, help="checkpoint file to write (.pt; metadata in .pt.json)")
+    train.add_argument("--from", help="checkpoint of the trained (dense) model to prune")
+    train.add_argument("--epochs", type=int, help="dense: 12, jp/static-act: 20 fine-tuning epochs")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--batch-size", type=int, default=128)
+    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of dense training")
+    train.add_argument("--validation", type=int, default=5000,
+                       help="training images held out for sensitivity analysis (default 5000)")
+    train.add_argument("--limit", type=int, help="use only the first N images of each split")
+    train.add_argument("--weight-tolerance", type=float, default=0.03,
+                       help="validation accuracy a layer's weight pruning alone may cost, "
+                            "scaled by its MAC share (default 0.03)")
+    train.add_argument("--activation-tolerance", type=float, default=0.005,
+                       help="the same for activation masks (default 0.005)")
+    train.add_argument("--weight-budget", type=float,
+                       help="instead: keep this fraction of all weights, allocated greedily")
+    train.add_argument("--winner-rates", help="override per layer, e.g. fc2=0.12,fc3=0.25")
+    train.add_argument("--weight-densities", help="override per layer, e.g. fc1=0.1")
+    train.add_argument("--inference", choices=("topk", "threshold"), default="topk",
+                       help="jp winners at inference: exact top-k or predicted threshold")
+    train.add_argument("--epsilon", type=float, default=0.25,
+                       help="down-sampling rate of the threshold prediction (default 0.25)")
+    train.set_defaults(run=cmd_train)
+
+    trace = _add_command(
+        subparsers, "trace", "record what each layer of a trained model multiplies",
+        """
+accelsim trace --checkpoint checkpoints/mlp3-jp.pt --samples 64 --out traces/generated/mlp3-jp
+        """)
+    trace.add_argument("--checkpoint", required=True)
+    trace.add_argument("--samples", type=int, default=64, help="test images to run (the first N)")
+    trace.add_argument("--out", required=True, help="trace directory to create")
+    trace.add_argument("--force", action="store_true", help="replace --out if it exists")
+    trace.set_defaults(run=cmd_trace)
+
     config = _add_command(
         subparsers, "config", "validate a machine config and print it resolved (defaults filled in)",
         """
@@ -178,6 +292,9 @@ def main(argv=None):
     except KeyboardInterrupt:
         print(f"accelsim {args.command}: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
     return 0
 
 

@@ -34,13 +34,19 @@ def trace_summary(trace, threshold=0.0, progress=None):
         })
     table = pd.DataFrame(rows)
     table["mac_fraction"] = table["macs_effective"] / table["macs_dense"]
+    # JPnet's "Acti %" of a layer is what is left of its output for the next layer: the
+    # next layer's input (after pooling and the activation mask). The last layer has none.
+    table["output_activation_density"] = table["activation_density"].shift(-1)
     return table
 
 
 def summary_totals(table):
+    following = table.iloc[1:]
     return {
         "weight_density": table["weights_nonzero"].sum() / table["weights"].sum(),
         "activation_density": table["activations_nonzero"].sum() / table["activations"].sum(),
+        "output_activation_density": (following["activations_nonzero"].sum()
+                                      / following["activations"].sum()) if len(following) else None,
         "macs_dense": int(table["macs_dense"].sum()),
         "macs_effective": float(table["macs_effective"].sum()),
         "mac_fraction": table["macs_effective"].sum() / table["macs_dense"].sum(),
@@ -64,6 +70,8 @@ def format_summary(trace, table):
         "output": table["output_shape"],
         "weight %": (100 * table["weight_density"]).map("{:.2f}".format),
         "act % (in)": (100 * table["activation_density"]).map("{:.2f}".format),
+        "act % (out)": (100 * table["output_activation_density"]).map(
+            lambda v: "-" if pd.isna(v) else f"{v:.2f}"),
         "MACs dense": table["macs_dense"].map(_count),
         "MACs eff.": table["macs_effective"].map(_count),
         "MAC %": (100 * table["mac_fraction"]).map("{:.2f}".format),
@@ -71,6 +79,8 @@ def format_summary(trace, table):
     shown.loc[len(shown)] = [
         "TOTAL", "", "", "", "",
         f"{100 * totals['weight_density']:.2f}", f"{100 * totals['activation_density']:.2f}",
+        "-" if totals["output_activation_density"] is None
+        else f"{100 * totals['output_activation_density']:.2f}",
         _count(totals["macs_dense"]), _count(totals["macs_effective"]),
         f"{100 * totals['mac_fraction']:.2f}",
     ]
@@ -81,14 +91,17 @@ def format_summary(trace, table):
 
 def summary_json(trace, table):
     columns = ["name", "kind", "input_shape", "weight_shape", "output_shape", "weight_density",
-               "activation_density", "macs_dense", "macs_effective", "mac_fraction"]
+               "activation_density", "output_activation_density", "macs_dense",
+               "macs_effective", "mac_fraction"]
     totals = summary_totals(table)
+    layers = table[columns].astype(object).where(table[columns].notna(), None)
     return {
         "model": trace.model,
         "variant": trace.variant,
         "dataset": trace.dataset,
         "samples": trace.samples,
-        "layers": table[columns].to_dict(orient="records"),
-        "total": {key: (int(v) if key == "macs_dense" else float(v)) for key, v in totals.items()},
+        "layers": layers.to_dict(orient="records"),
+        "total": {key: (int(v) if key == "macs_dense" else None if v is None else float(v))
+                  for key, v in totals.items()},
         "metadata": trace.metadata,
     }

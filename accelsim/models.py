@@ -6,13 +6,25 @@ masks and activation masks to those from outside (see pruning.py), so the
 models carry no pruning code.
 """
 
+from collections import OrderedDict
+
 import torch
 from torch import nn
 
 
+def _named(*modules):
+    """nn.Sequential naming convs conv1, conv2, ... and linears fc1, fc2, ... as in the papers."""
+    counts, named = {}, OrderedDict()
+    for module in modules:
+        stem = {nn.Conv2d: "conv", nn.Linear: "fc"}.get(type(module), type(module).__name__.lower())
+        counts[stem] = counts.get(stem, 0) + 1
+        named[f"{stem}{counts[stem]}"] = module
+    return nn.Sequential(named)
+
+
 def mlp3(dropout=0.2):
     """MLP-3 on MNIST: 784-300-100-10."""
-    return nn.Sequential(
+    return _named(
         nn.Flatten(),
         nn.Linear(784, 300), nn.ReLU(inplace=True), nn.Dropout(dropout),
         nn.Linear(300, 100), nn.ReLU(inplace=True), nn.Dropout(dropout),
@@ -22,7 +34,7 @@ def mlp3(dropout=0.2):
 
 def lenet4(dropout=0.5):
     """LeNet-4 on MNIST: conv 5x5x20, conv 5x5x50, fc 2450x500, fc 500x10."""
-    return nn.Sequential(
+    return _named(
         nn.Conv2d(1, 20, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Conv2d(20, 50, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(2),
         nn.Flatten(),
@@ -33,7 +45,7 @@ def lenet4(dropout=0.5):
 
 def convnet5(dropout=0.0):
     """ConvNet-5 on CIFAR-10 (24x24 crops): conv 5x5x64 x2, fc 2304-384-192-10."""
-    return nn.Sequential(
+    return _named(
         nn.Conv2d(3, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
         nn.Conv2d(64, 64, 5, padding=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2, padding=1),
         nn.Flatten(),
@@ -45,7 +57,7 @@ def convnet5(dropout=0.0):
 
 def alexnet(num_classes=1000, dropout=0.5):
     """Caffe AlexNet: 227x227 input, grouped conv2/4/5."""
-    return nn.Sequential(
+    return _named(
         nn.Conv2d(3, 96, 11, stride=4), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
         nn.Conv2d(96, 256, 5, padding=2, groups=2), nn.ReLU(inplace=True), nn.MaxPool2d(3, 2),
         nn.Conv2d(256, 384, 3, padding=1), nn.ReLU(inplace=True),
@@ -68,7 +80,7 @@ def vgg16(num_classes=1000, dropout=0.5):
         else:
             layers += [nn.Conv2d(channels, width, 3, padding=1), nn.ReLU(inplace=True)]
             channels = width
-    return nn.Sequential(
+    return _named(
         *layers, nn.Flatten(),
         nn.Linear(25088, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),
         nn.Linear(4096, 4096), nn.ReLU(inplace=True), nn.Dropout(dropout),

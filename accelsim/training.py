@@ -1,17 +1,23 @@
 """Training and pruning: dense, WP (Han et al.), JP (JPnet) and static-act.
 
 - dense: Adam, cross-entropy, step learning-rate decay.
-- wp: per-layer weight sensitivity on the validation split picks each layer's
-  density (the smallest whose pruning alone, without retraining, costs at most
-  `tolerance` validation accuracy); then `prune_steps` rounds of magnitude
-  pruning towards those densities (geometric schedule), each followed by
-  retraining with the masks fixed.
-- jp: activation sensitivity picks each masked layer's winner rate the same
-  way (`activation_tolerance`); weights are pruned by the same sensitivity rule but through L1
-  regularization plus threshold pruning into static masks during fine-tuning;
-  dynamic top-k activation masks are on throughout; dropout before a masked
-  layer becomes C_d * sqrt(rate); `warmup_epochs` with Adam at
-  `finetune_lr_scale` x the learning rate, then Adadelta at `adadelta_lr`.
+- Sensitivity analysis (validation split only): prune one layer at a time,
+  without retraining, over a grid of densities (or winner rates). A layer's
+  setting is the last one, walking down from dense, whose accuracy loss stays
+  within tolerance x (the layer's MACs / the largest layer's MACs): a layer may
+  cost accuracy in proportion to what it can save. With `weight_budget`,
+  weights are instead allocated greedily (most weights removed per point of
+  accuracy lost) until that fraction of all weights remains.
+- wp: weight sensitivity picks the densities; then `prune_steps` rounds of
+  magnitude pruning towards them (geometric schedule), each followed by
+  `retrain_epochs` of retraining with the masks fixed.
+- jp: activation sensitivity picks each masked layer's winner rate; weight
+  sensitivity the densities, reached through L1 regularization plus threshold
+  pruning into static masks during the first `prune_fraction` of fine-tuning
+  (cubic schedule, every `prune_interval` steps); dynamic top-k activation
+  masks are on throughout; dropout before a masked layer becomes
+  C_d * sqrt(rate); `warmup_epochs` with Adam at `finetune_lr_scale` x the
+  learning rate, then Adadelta at `adadelta_lr`.
 - static-act: as jp, with static per-layer thresholds calibrated on the
   validation split to the same rates instead of dynamic top-k.
 The first layer's input (the image) is never masked. Seeded: the same
@@ -35,7 +41,7 @@ from tqdm import tqdm
 from .data import load_dataset
 from .errors import AccelsimError
 from .files import atomic_file, write_text_atomic
-from .models import build_model, dataset_of, maskable_layers
+from .models import build_model, count_dense_macs, dataset_of, input_shape, maskable_layers
 from .pruning import (activation_masks, attach_weight_masks, calibrate_static_thresholds,
                       install_activation_masks, prune_to_density, raw_weight, rescale_dropout,
                       set_inference_mode, weight_density, weight_mask)
@@ -50,25 +56,29 @@ CHECKPOINT_FORMAT = "accelsim-checkpoint"
 class TrainConfig:
     model: str
     method: str = "dense"
-    epochs: int = 12              # dense: training epochs; jp/static-act: fine-tuning epochs
+    epochs: Optional[int] = None  # default: dense 12 (training), jp/static-act 20 (fine-tuning)
     batch_size: int = 128
     lr: float = 1e-3
     lr_decay_every: int = 4       # dense: halve the learning rate every N epochs
     seed: int = 0
     validation: int = 5000
     limit: Optional[int] = None   # use only the first N images of each split (tests)
-    # Validation accuracy that pruning one layer alone (before retraining) may cost.
+    # Validation accuracy that pruning one layer alone (before retraining) may cost, scaled
+    # by the layer's MACs relative to the largest layer: a layer may cost accuracy in
+    # proportion to what it can save.
     weight_tolerance: float = 0.03
-    activation_tolerance: float = 0.01
+    activation_tolerance: float = 0.005
+    weight_budget: Optional[float] = None  # instead: keep this fraction of all weights (greedy)
     winner_rates: dict = field(default_factory=dict)      # overrides the sensitivity analysis
     weight_densities: dict = field(default_factory=dict)  # idem
     prune_steps: int = 4          # wp rounds
-    retrain_epochs: int = 2       # wp retraining epochs per round
-    l1: float = 2e-5              # jp: L1 strength on weights
+    retrain_epochs: int = 3       # wp retraining epochs per round
+    l1: float = 1e-6              # jp: L1 strength on weights
     warmup_epochs: int = 2        # jp: Adam epochs before Adadelta
-    prune_fraction: float = 0.6   # jp: share of the fine-tuning epochs that prune weights
-    finetune_lr_scale: float = 0.1
-    adadelta_lr: float = 0.1
+    prune_fraction: float = 0.3   # jp: share of the fine-tuning steps that prune weights
+    prune_interval: int = 50      # jp: steps between threshold-pruning updates
+    finetune_lr_scale: float = 0.3
+    adadelta_lr: float = 1.0
     dropout: Optional[float] = None  # C_d; default: the model's own
     inference: str = "topk"       # jp at inference: topk or threshold
     epsilon: float = 0.25         # threshold prediction down-sampling rate
@@ -111,7 +121,7 @@ def _l1_penalty(model):
 
 
 def train_epochs(model, data, epochs, optimizer, config, phase, history, l1=0.0,
-                 after_epoch=None, scheduler=None):
+                 after_step=None, scheduler=None):
     images, labels = data["train"]
     generator = torch.Generator().manual_seed(config.seed + len(history))
     loss_fn = nn.CrossEntropyLoss()
@@ -127,11 +137,11 @@ def train_epochs(model, data, epochs, optimizer, config, phase, history, l1=0.0,
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
+            if after_step is not None:
+                after_step()
             total += float(loss.detach()) * len(index)
         if scheduler is not None:
             scheduler.step()
-        if after_epoch is not None:
-            after_epoch(epoch)
         history.append({
             "phase": phase, "epoch": epoch + 1, "train_loss": total / len(labels),
             "validation_accuracy": evaluate(model, *data["validation"]),
@@ -141,40 +151,84 @@ def train_epochs(model, data, epochs, optimizer, config, phase, history, l1=0.0,
 
 
 def _choose(accuracies, baseline, tolerance):
-    """Smallest setting whose accuracy stays within tolerance of the baseline."""
-    good = [setting for setting, accuracy in accuracies.items() if accuracy >= baseline - tolerance]
-    return min(good) if good else 1.0
+    """Walking down from dense, the last setting before accuracy first leaves the tolerance.
+
+    Stopping at the first failure (not taking the smallest passing setting) keeps a noisy,
+    non-monotone curve from jumping past a setting that already failed.
+    """
+    chosen = 1.0
+    for setting in sorted(accuracies, reverse=True):
+        if accuracies[setting] < baseline - tolerance:
+            break
+        chosen = setting
+    return chosen
+
+
+def layer_shares(model, shape):
+    """{layer: dense MACs / the largest layer's}: how much pruning a layer can save."""
+    macs = count_dense_macs(model, shape)
+    largest = max(macs.values())
+    return {name: value / largest for name, value in macs.items()}
+
+
+def _sensitivity(model, data, names, apply, restore, grid, description):
+    """{layer: {setting: validation accuracy}} changing one layer at a time."""
+    table = {}
+    for name in _progress(names, description):
+        table[name] = {}
+        for setting in grid:
+            apply(name, setting)
+            table[name][setting] = evaluate(model, *data["validation"])
+            restore(name)
+    return table
 
 
 @torch.no_grad()
-def weight_sensitivity(model, data, tolerance, grid=RATE_GRID):
-    """{layer: {density: validation accuracy}} pruning one layer at a time, no retraining."""
-    baseline = evaluate(model, *data["validation"])
-    table, chosen = {}, {}
-    for name, module in _progress(maskable_layers(model), "weight sensitivity"):
-        saved = weight_mask(module).clone()
-        table[name] = {}
-        for density in grid:
-            prune_to_density(module, density)
-            table[name][density] = evaluate(model, *data["validation"])
-            weight_mask(module).copy_(saved)
-        chosen[name] = _choose(table[name], baseline, tolerance)
-    return baseline, table, chosen
+def weight_sensitivity(model, data, grid=RATE_GRID):
+    layers = dict(maskable_layers(model))
+    saved = {n: weight_mask(m).clone() for n, m in layers.items()}
+    return _sensitivity(model, data, list(layers),
+                        lambda n, d: prune_to_density(layers[n], d),
+                        lambda n: weight_mask(layers[n]).copy_(saved[n]), grid,
+                        "weight sensitivity")
 
 
 @torch.no_grad()
-def activation_sensitivity(model, data, tolerance, grid=RATE_GRID):
-    """{layer: {winner rate: validation accuracy}} masking one layer's input at a time."""
-    baseline = evaluate(model, *data["validation"])
-    table, chosen = {}, {}
-    for name, _ in _progress(maskable_layers(model)[1:], "activation sensitivity"):
-        table[name] = {}
-        for rate in grid:
-            install_activation_masks(model, {name: {"rate": rate}})
-            table[name][rate] = evaluate(model, *data["validation"])
-        chosen[name] = _choose(table[name], baseline, tolerance)
-    install_activation_masks(model, {})
-    return baseline, table, chosen
+def activation_sensitivity(model, data, grid=RATE_GRID):
+    names = [n for n, _ in maskable_layers(model)][1:]  # the image is never masked
+    table = _sensitivity(model, data, names,
+                         lambda n, r: install_activation_masks(model, {n: {"rate": r}}),
+                         lambda n: install_activation_masks(model, {}), grid,
+                         "activation sensitivity")
+    return table
+
+
+def choose_by_tolerance(table, baseline, tolerance, shares):
+    """Per layer, the setting chosen with tolerance x that layer's MAC share."""
+    return {name: _choose(accuracies, baseline, tolerance * shares[name])
+            for name, accuracies in table.items()}
+
+
+def choose_by_budget(table, baseline, sizes, budget):
+    """Greedy: lower the layer that removes the most weights per point of accuracy lost
+    until at most `budget` of all weights remain."""
+    settings = {name: 1.0 for name in table}
+    total = sum(sizes.values())
+    while sum(sizes[n] * settings[n] for n in table) > budget * total:
+        best, best_value = None, -1.0
+        for name, accuracies in table.items():
+            lower = [d for d in accuracies if d < settings[name]]
+            if not lower:
+                continue
+            step = max(lower)
+            lost = max(accuracies[settings[name]] - accuracies[step], 0.0) + 1e-4
+            value = sizes[name] * (settings[name] - step) / lost
+            if value > best_value:
+                best, best_value = name, value
+        if best is None:
+            break
+        settings[best] = max(d for d in table[best] if d < settings[best])
+    return settings
 
 
 def _load_data(config, name):
@@ -200,7 +254,14 @@ def _train_dense(model, data, config, history, sensitivity):
 
 def _weight_targets(model, data, config, sensitivity):
     _check_names(config.weight_densities, model, "weight densities")
-    baseline, table, chosen = weight_sensitivity(model, data, config.weight_tolerance)
+    baseline = evaluate(model, *data["validation"])
+    table = weight_sensitivity(model, data)
+    if config.weight_budget is not None:
+        sizes = {n: m.weight.numel() for n, m in maskable_layers(model)}
+        chosen = choose_by_budget(table, baseline, sizes, config.weight_budget)
+    else:
+        chosen = choose_by_tolerance(table, baseline, config.weight_tolerance,
+                                     layer_shares(model, input_shape(config.model)))
     sensitivity["weight"] = {"baseline": baseline, "accuracy": table, "chosen": chosen}
     return {**chosen, **config.weight_densities}
 
@@ -220,7 +281,10 @@ def _train_wp(model, data, config, history, sensitivity):
 def _train_joint(model, data, config, history, sensitivity, static):
     attach_weight_masks(model)
     _check_names(config.winner_rates, model, "winner rates")
-    baseline, table, chosen = activation_sensitivity(model, data, config.activation_tolerance)
+    baseline = evaluate(model, *data["validation"])
+    table = activation_sensitivity(model, data)
+    chosen = choose_by_tolerance(table, baseline, config.activation_tolerance,
+                                 layer_shares(model, input_shape(config.model)))
     sensitivity["activation"] = {"baseline": baseline, "accuracy": table, "chosen": chosen}
     rates = {**chosen, **config.winner_rates}
     targets = _weight_targets(model, data, config, sensitivity)
@@ -235,30 +299,36 @@ def _train_joint(model, data, config, history, sensitivity, static):
         [m.p for m in model.modules() if isinstance(m, nn.Dropout)], default=0.0)
     rescale_dropout(model, rates, base_dropout)
     layers = dict(maskable_layers(model))
-    # Prune over the first `prune_fraction` of the epochs; the rest recover with final masks.
-    prune_epochs = max(1, round(config.prune_fraction * config.epochs))
+    steps_per_epoch = -(-len(data["train"][1]) // config.batch_size)
+    prune_steps = max(1, round(config.prune_fraction * config.epochs * steps_per_epoch))
+    step = [0]
 
-    def threshold_prune(epoch):
-        # L1 drives small weights towards zero; the threshold then removes the weights below
-        # the magnitude that reaches this epoch's scheduled density.
-        fraction = min(1.0, (epoch + 1) / prune_epochs)
+    def threshold_prune():
+        # L1 pulls small weights towards zero; every `prune_interval` steps the weights under
+        # the magnitude that meets the scheduled density are cut (cubic schedule: big cuts
+        # early, while the network is redundant; small ones late; Zhu & Gupta 2017).
+        step[0] += 1
+        if step[0] % config.prune_interval and step[0] != prune_steps:
+            return
+        progress = min(1.0, step[0] / prune_steps)
         for name, target in targets.items():
-            prune_to_density(layers[name], target ** fraction)
+            prune_to_density(layers[name], target + (1 - target) * (1 - progress) ** 3)
 
     warmup = min(config.warmup_epochs, config.epochs)
     adam = torch.optim.Adam(model.parameters(), lr=config.lr * config.finetune_lr_scale)
     train_epochs(model, data, warmup, adam, config, "jp warm-up", history, l1=config.l1,
-                 after_epoch=threshold_prune)
+                 after_step=threshold_prune)
     adadelta = torch.optim.Adadelta(model.parameters(), lr=config.adadelta_lr)
-    offset = warmup
     train_epochs(model, data, config.epochs - warmup, adadelta, config, "jp adadelta", history,
-                 l1=config.l1, after_epoch=lambda epoch: threshold_prune(epoch + offset))
+                 l1=config.l1, after_step=threshold_prune)
 
 
 def train(config, start_from=None, progress=True):
     """Train or prune a model; `start_from` is a checkpoint path (dense model to prune)."""
     if config.method not in METHODS:
         raise AccelsimError(f"method {config.method!r} is invalid: must be one of {', '.join(METHODS)}")
+    if config.epochs is None:
+        config = dataclasses.replace(config, epochs=12 if config.method == "dense" else 20)
     started = time.time()
     set_seed(config.seed)
     if start_from is not None:

@@ -1,0 +1,131 @@
+"""Training, checkpoints, data loaders and the train -> trace -> inspect path on real MNIST."""
+
+import gzip
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+from accelsim.cli import main
+from accelsim.data import DataError, load_dataset
+from accelsim.models import maskable_layers
+from accelsim.pruning import weight_mask
+from accelsim.training import TrainConfig, choose_by_budget, load_checkpoint, save_checkpoint, train
+
+LIMIT = 400  # images per split: seconds, not minutes
+
+
+@pytest.fixture(scope="module")
+def dense_checkpoint(tmp_path_factory):
+    path = tmp_path_factory.mktemp("ck") / "mlp3-dense.pt"
+    result = train(TrainConfig(model="mlp3", method="dense", epochs=2, limit=LIMIT, validation=400))
+    save_checkpoint(result, path)
+    return path, result
+
+
+def test_mnist_from_the_package_is_the_standard_split():
+    data = load_dataset("mnist", validation=5000)
+    assert (len(data.train.labels), len(data.validation.labels), len(data.test.labels)) == (
+        55000, 5000, 10000)
+    assert data.test.images.shape[1:] == (1, 28, 28)
+    assert 0 <= data.test.images.min() and data.test.images.max() <= 1
+    assert sorted(np.unique(data.test.labels)) == list(range(10))
+
+
+def test_idx_and_cifar_loaders(tmp_path):
+    def idx(path, array):
+        header = bytes([0, 0, 8, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
+        with gzip.open(path, "wb") as handle:
+            handle.write(header + array.astype(np.uint8).tobytes())
+    rng = np.random.default_rng(0)
+    for stem, n in (("train", 30), ("t10k", 10)):
+        idx(tmp_path / f"{stem}-images-idx3-ubyte.gz", rng.integers(0, 255, (n, 28, 28)))
+        idx(tmp_path / f"{stem}-labels-idx1-ubyte.gz", rng.integers(0, 10, n))
+    data = load_dataset("mnist", validation=5, mnist_dir=tmp_path)
+    assert (len(data.train.labels), len(data.validation.labels), len(data.test.labels)) == (25, 5, 10)
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").unlink()
+    with pytest.raises(DataError, match="missing t10k-labels-idx1-ubyte"):
+        load_dataset("mnist", mnist_dir=tmp_path)
+
+    cifar = tmp_path / "cifar"
+    cifar.mkdir()
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        with open(cifar / name, "wb") as handle:
+            pickle.dump({b"data": rng.integers(0, 255, (4, 3072), dtype=np.uint8),
+                         b"labels": list(rng.integers(0, 10, 4))}, handle)
+    data = load_dataset("cifar10", validation=4, cifar_dir=cifar)
+    assert data.train.images.shape == (16, 3, 32, 32) and len(data.test.labels) == 4
+    (cifar / "data_batch_3").unlink()
+    with pytest.raises(DataError, match="missing data_batch_3"):
+        load_dataset("cifar10", cifar_dir=cifar)
+    with pytest.raises(DataError, match="ACCELSIM_CIFAR10_DIR"):
+        load_dataset("cifar10")
+
+
+def test_checkpoint_round_trip(dense_checkpoint):
+    path, result = dense_checkpoint
+    model, meta = load_checkpoint(path)
+    x = torch.rand(5, 1, 28, 28)
+    result.model.eval()
+    with torch.no_grad():
+        assert torch.equal(model(x), result.model(x))
+    assert meta["test_accuracy"] == pytest.approx(result.test_accuracy)
+    assert json.loads(path.with_name(path.name + ".json").read_text())["model"] == "mlp3"
+
+
+def test_training_is_seeded(dense_checkpoint):
+    _, first = dense_checkpoint
+    again = train(TrainConfig(model="mlp3", method="dense", epochs=2, limit=LIMIT, validation=400))
+    for (_, a), (_, b) in zip(maskable_layers(first.model), maskable_layers(again.model)):
+        assert torch.equal(a.weight, b.weight)
+
+
+def test_wp_masks_stay_fixed_while_retraining(dense_checkpoint):
+    path, _ = dense_checkpoint
+    result = train(TrainConfig(model="mlp3", method="wp", limit=LIMIT, validation=400,
+                               prune_steps=1, retrain_epochs=2,
+                               weight_densities={"fc1": 0.2, "fc2": 0.3, "fc3": 0.5}),
+                   start_from=path)
+    history = [h for h in result.history if h["phase"].startswith("wp")]
+    assert history[0]["weight_density"] == history[-1]["weight_density"]
+    for name, module in maskable_layers(result.model):
+        assert torch.all(module.weight[weight_mask(module) == 0] == 0)
+    assert history[-1]["weight_density"]["fc1"] == pytest.approx(0.2, abs=1e-3)
+
+
+def test_budget_allocation_meets_the_budget():
+    table = {"a": {1.0: .98, .5: .97, .1: .90}, "b": {1.0: .98, .5: .98, .1: .97}}
+    chosen = choose_by_budget(table, .98, {"a": 100, "b": 100}, 0.3)
+    assert (100 * chosen["a"] + 100 * chosen["b"]) / 200 <= 0.3
+    assert chosen["b"] <= chosen["a"]  # the insensitive layer is pruned first
+
+
+def test_train_trace_inspect_end_to_end(dense_checkpoint, tmp_path, capsys):
+    path, _ = dense_checkpoint
+    jp = tmp_path / "mlp3-jp.pt"
+    assert main(["train", "--model", "mlp3", "--method", "jp", "--from", str(path), "--out",
+                 str(jp), "--limit", str(LIMIT), "--validation", "400", "--epochs", "2",
+                 "--winner-rates", "fc2=0.2,fc3=0.3", "--weight-densities", "fc1=0.2"]) == 0
+    assert main(["trace", "--checkpoint", str(jp), "--samples", "16", "--out",
+                 str(tmp_path / "trace")]) == 0
+    capsys.readouterr()
+    assert main(["inspect", str(tmp_path / "trace"), "--format", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["variant"] == "jp" and report["samples"] == 16
+    layers = {l["name"]: l for l in report["layers"]}
+    assert layers["fc2"]["activation_density"] <= 0.2 + 1e-9
+    assert layers["fc3"]["activation_density"] <= 0.3 + 1e-9
+    assert layers["fc1"]["weight_density"] == pytest.approx(0.2, abs=1e-3)
+    assert report["metadata"]["activation_masks"]["fc2"]["rate"] == 0.2
+    assert 0 < report["metadata"]["test_accuracy"] <= 1
+
+
+def test_bad_training_input_is_a_clean_error(tmp_path, capsys):
+    assert main(["train", "--model", "mlp3", "--method", "jp", "--out", str(tmp_path / "x.pt")]) == 2
+    assert "give --from" in capsys.readouterr().err
+    (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
+    assert main(["trace", "--checkpoint", str(tmp_path / "junk.pt"), "--out",
+                 str(tmp_path / "t")]) == 2
+    assert "not a readable accelsim checkpoint" in capsys.readouterr().err
