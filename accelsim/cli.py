@@ -4,10 +4,13 @@ import argparse
 import json
 import sys
 import textwrap
+from pathlib import Path
 
 from tqdm import tqdm
 
 from .errors import AccelsimError
+
+DEFAULT_ARCHS = ["arch_configs/dense.yaml", "arch_configs/cnvlutin.yaml", "arch_configs/eie.yaml"]
 
 
 def _progress(description):
@@ -69,24 +72,14 @@ def cmd_config(args):
 
 
 def cmd_simulate(args):
-    import pandas as pd
-
-    from .config import load_arch
+    from .pipeline import simulate_all
     from .results import check_results_path, provenance, write_results
-    from .simulator import simulate
     from .trace import load_trace
 
     check_results_path(args.out)
-    archs = [load_arch(path) for path in args.arch]
     traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
-    tables = []
-    for arch in archs:
-        for trace in traces:
-            tables.append(simulate(arch, trace, per_sample=args.per_sample,
-                                   progress=_progress(f"{arch.name} {trace.model}/{trace.variant}")))
-    table = pd.concat(tables, ignore_index=True)
-    energy_columns = [c for c in table.columns if c.startswith("energy_")]
-    table[energy_columns] = table[energy_columns].fillna(0.0)
+    table, archs, traces = simulate_all(args.arch, traces, per_sample=args.per_sample,
+                                        progress=_progress)
     write_results(table, args.out, provenance(archs, traces, " ".join(sys.argv)))
     totals = table[table["layer"] == "TOTAL"]
     print(totals[["model", "variant", "arch", "macs_effective", "cycles_total", "latency_us",
@@ -134,30 +127,62 @@ def cmd_train(args):
 
 
 def cmd_trace(args):
-    import torch
+    from .pipeline import trace_from_checkpoint
 
-    from .capture import capture_trace
-    from .data import load_dataset
-    from .trace import save_trace
-    from .training import load_checkpoint
-
-    model, meta = load_checkpoint(args.checkpoint)
-    data = load_dataset(meta["dataset"], validation=meta["config"]["validation"],
-                        seed=meta["config"]["seed"])
-    if not 1 <= args.samples <= len(data.test.labels):
-        raise AccelsimError(f"--samples {args.samples}: must be in 1..{len(data.test.labels)}")
-    images = torch.from_numpy(data.test.images[:args.samples])
-    metadata = {key: meta[key] for key in ("method", "test_accuracy", "validation_accuracy",
-                                           "weight_density", "activation_masks", "dropout")}
-    metadata.update(checkpoint=str(args.checkpoint), samples_from="first N test images")
-    trace = capture_trace(model, images, meta["model"], meta["method"], meta["dataset"],
-                          metadata, source=f"accelsim trace --checkpoint {args.checkpoint}")
-    try:
-        save_trace(trace, args.out, overwrite=args.force)
-    except FileExistsError as exc:
-        raise AccelsimError(str(exc)) from None
+    trace = trace_from_checkpoint(args.checkpoint, args.samples, args.out, overwrite=args.force)
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
           f"{trace.samples} test images")
+
+
+def _print_summary(summary):
+    import pandas as pd
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(summary.round(3).to_string(index=False))
+
+
+def cmd_compare(args):
+    from .pipeline import compare
+
+    _, summary, plots = compare(args.arch, args.trace, args.out, progress=_progress)
+    _print_summary(summary)
+    print(f"wrote {args.out}/results.csv, results.parquet, summary.csv and {len(plots)} plot files "
+          f"in {args.out}/plots")
+
+
+def cmd_plot(args):
+    from .pipeline import plot_results
+
+    paths = plot_results(args.results, args.out)
+    print(f"wrote {len(paths)} files in {args.out}: " + ", ".join(p.name for p in paths))
+
+
+def cmd_sweep(args):
+    from .sweep import load_sweep, run_sweep
+
+    sweep = load_sweep(args.sweep)
+    out = args.out or Path(args.sweep).with_suffix(".parquet")
+    table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers)
+    print(f"wrote {out}: {len(sweep.points)} points x {len(sweep.traces)} traces, "
+          f"{len(table)} rows")
+
+
+def cmd_demo(args):
+    import time
+
+    from .pipeline import run_demo
+
+    started = time.time()
+    models = [m.strip() for m in args.models.split(",") if m.strip()]
+    _, summary, plots = run_demo(args.out, args.arch or DEFAULT_ARCHS, models=models,
+                                 samples=args.samples, retrain=args.retrain, progress=_progress)
+    _print_summary(summary)
+    out = Path(args.out)
+    print(f"\ndone in {time.time() - started:.0f} s. Wrote:\n"
+          f"  {out / 'checkpoints'}/   trained models (reused by the next run)\n"
+          f"  {out / 'traces'}/        traces of {args.samples} test images each\n"
+          f"  {out / 'results.csv'}    per-layer results (also .parquet, with .meta.json)\n"
+          f"  {out / 'summary.csv'}    the summary above\n"
+          f"  {out / 'plots'}/         {len(plots)} figures (PNG and SVG)")
 
 
 def build_parser():
@@ -271,6 +296,54 @@ accelsim trace --checkpoint checkpoints/mlp3-jp.pt --samples 64 --out traces/gen
     trace.add_argument("--out", required=True, help="trace directory to create")
     trace.add_argument("--force", action="store_true", help="replace --out if it exists")
     trace.set_defaults(run=cmd_trace)
+
+    demo = _add_command(
+        subparsers, "demo", "the main job: MNIST models as dense, WP and JP, traced, simulated "
+        "on every machine, summarized and plotted",
+        """
+accelsim demo --out results/demo
+accelsim demo --models mlp3,lenet4 --samples 16 --out results/demo-lenet
+        """)
+    demo.add_argument("--out", default="results/demo", help="output directory (default results/demo)")
+    demo.add_argument("--models", default="mlp3", help="comma-separated: mlp3, lenet4 (default mlp3)")
+    demo.add_argument("--samples", type=int, default=64, help="test images per trace (default 64)")
+    demo.add_argument("--arch", action="append",
+                      help=f"machine config (repeatable; default {', '.join(DEFAULT_ARCHS)})")
+    demo.add_argument("--retrain", action="store_true", help="ignore cached checkpoints")
+    demo.set_defaults(run=cmd_demo)
+
+    compare = _add_command(
+        subparsers, "compare", "every trace on every machine: one table, a summary and the plots",
+        """
+accelsim compare --arch arch_configs/dense.yaml --arch arch_configs/eie.yaml \\
+    --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet
+        """)
+    compare.add_argument("--arch", action="append", required=True, help="machine config (repeatable)")
+    compare.add_argument("--trace", action="append", required=True, help="trace directory (repeatable)")
+    compare.add_argument("--out", required=True, help="output directory")
+    compare.set_defaults(run=cmd_compare)
+
+    plot = _add_command(
+        subparsers, "plot", "figures from a results table alone (PNG and SVG)",
+        """
+accelsim plot results/demo/results.csv --out results/demo/plots
+        """)
+    plot.add_argument("results", help="results table (.csv or .parquet)")
+    plot.add_argument("--out", required=True, help="directory for the figures")
+    plot.set_defaults(run=cmd_plot)
+
+    sweep = _add_command(
+        subparsers, "sweep", "a grid of config overrides x traces -> one Parquet table (resumable)",
+        """
+accelsim sweep analysis/sweeps/eie_pes.yaml --out results/eie_pes.parquet --scheduler local
+accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786
+        """)
+    sweep.add_argument("sweep", help="sweep YAML (arch, traces, grid and/or points)")
+    sweep.add_argument("--out", help="Parquet table (default: the sweep file with .parquet)")
+    sweep.add_argument("--scheduler", default="processes",
+                       help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
+    sweep.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
+    sweep.set_defaults(run=cmd_sweep)
 
     config = _add_command(
         subparsers, "config", "validate a machine config and print it resolved (defaults filled in)",

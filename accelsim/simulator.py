@@ -13,7 +13,7 @@ import pandas as pd
 from .config import ArchConfig, load_arch
 from .energy import EnergyModel
 from .machines import MACHINES
-from .macs import dense_macs, effective_macs
+from .macs import dense_macs, effective_macs, nonzero_activations, nonzero_mask
 from .memory import buffer_capacity_bytes, layer_chunks, run_memory_system
 from .trace import Trace, load_trace
 
@@ -21,18 +21,20 @@ ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cyc
             "cycles_memory_stall", "cycles_total", "latency_us", "dram_bytes", "energy_pj"]
 INTEGER_COUNTS = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
                   "cycles_memory_stall", "cycles_total", "dram_bytes"]
-COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind", "samples", *ADDITIVE[:8],
+COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind", "samples", "weight_density",
+           "activation_density", *ADDITIVE[:8],
            "utilization", "load_efficiency", "lane_utilization", "weights_on_chip",
            *ADDITIVE[8:]]
 
 
-def _layer_row(trace, arch, layer, counts, macs, stall, dram_bytes, resident, energy):
+def _layer_row(trace, arch, layer, counts, macs, stall, dram_bytes, resident, energy, densities):
     cycles_total = counts.cycles_compute + stall
     priced = energy.price(dict(counts.actions, dram=8 * dram_bytes))
     row = {
         "model": trace.model, "variant": trace.variant, "arch": arch.name,
         "machine": arch.machine, "layer": layer.name, "kind": layer.kind,
-        "samples": trace.samples, "macs_dense": macs, "macs_effective": counts.macs_effective,
+        "samples": trace.samples, "weight_density": densities[0],
+        "activation_density": densities[1], "macs_dense": macs, "macs_effective": counts.macs_effective,
         "ops_executed": counts.ops_executed, "cycles_ideal": counts.cycles_ideal,
         "cycles_compute": counts.cycles_compute, "cycles_memory_stall": stall,
         "cycles_total": cycles_total, "latency_us": cycles_total / arch.clock_mhz,
@@ -58,6 +60,10 @@ def _total_row(layers):
     for column in ADDITIVE + energy_columns:
         total[column] = layers[column].sum()
     total["layer"], total["kind"] = "TOTAL", ""
+    # Whole-network densities as the effective-to-dense MAC ratio cannot tell them apart:
+    # weighted by each layer's dense MACs.
+    for column in ("weight_density", "activation_density"):
+        total[column] = (layers[column] * layers["macs_dense"]).sum() / layers["macs_dense"].sum()
     weights = layers["cycles_compute"]
     total["lane_utilization"] = (
         (layers["lane_utilization"] * weights).sum() / weights.sum() if weights.sum() else 0.0)
@@ -80,12 +86,15 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
         effective = effective_macs(layer, threshold)
         counts = [machine.layer_counts(layer, s, arch, int(effective[s]), reference)
                   for s in range(layer.samples)]
-        simulated.append((layer, dense_macs(layer), counts))
+        weight_density = float(np.count_nonzero(nonzero_mask(layer.weight))) / layer.weight.size
+        active = nonzero_activations(layer.activations, threshold)
+        act_density = active.reshape(active.shape[0], -1).mean(axis=1)
+        simulated.append((layer, dense_macs(layer), counts, weight_density, act_density))
 
     rows = []
     for sample in range(trace.samples):
         chunks, residency = [], []
-        for index, (_, _, counts) in enumerate(simulated):
+        for index, (_, _, counts, _, _) in enumerate(simulated):
             layer_counts = counts[sample]
             load_input = index == 0 or layer_counts.input_bytes > activation_capacity
             layer_chunk_list, resident = layer_chunks(
@@ -94,9 +103,10 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
             chunks += layer_chunk_list
             residency.append(resident)
         stalls, dram = run_memory_system(chunks, len(simulated), arch)
-        for index, (layer, macs, counts) in enumerate(simulated):
+        for index, (layer, macs, counts, w_density, a_density) in enumerate(simulated):
             row = _layer_row(trace, arch, layer, counts[sample], macs, stalls[index],
-                             dram[index], residency[index], energy)
+                             dram[index], residency[index], energy,
+                             (w_density, float(a_density[sample])))
             rows.append(dict(row, sample=sample))
 
     table = pd.DataFrame(rows).fillna({c: 0.0 for c in pd.DataFrame(rows).columns
@@ -108,7 +118,7 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
         table = pd.concat(parts, ignore_index=True)
         columns = COLUMNS[:7] + ["sample"] + COLUMNS[7:]
     else:
-        numeric = ADDITIVE + energy_columns + ["lane_utilization"]
+        numeric = ADDITIVE + energy_columns + ["lane_utilization", "activation_density"]
         means = table.groupby("layer", sort=False)[numeric].mean()
         first = table.drop_duplicates("layer").set_index("layer")
         first[numeric] = means

@@ -1,0 +1,112 @@
+"""The everyday pipeline, stage by stage: checkpoint -> trace -> results -> summary and plots.
+
+The CLI calls these; each stage can also be used alone from Python.
+"""
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from .errors import AccelsimError
+from .results import provenance, read_results, write_results
+
+DEMO_METHODS = {"dense": {}, "wp": {"weight_budget": 0.1}, "jp": {}}
+
+
+def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
+    """Run the first `samples` test images through a checkpoint and save the trace."""
+    import torch
+
+    from .capture import capture_trace
+    from .data import load_dataset
+    from .trace import save_trace
+    from .training import load_checkpoint
+
+    model, meta = load_checkpoint(checkpoint)
+    data = load_dataset(meta["dataset"], validation=meta["config"]["validation"],
+                        seed=meta["config"]["seed"])
+    if not 1 <= samples <= len(data.test.labels):
+        raise AccelsimError(f"--samples {samples}: must be in 1..{len(data.test.labels)}")
+    metadata = {key: meta[key] for key in ("method", "test_accuracy", "validation_accuracy",
+                                           "weight_density", "activation_masks", "dropout")}
+    metadata.update(checkpoint=str(checkpoint), samples_from="first N test images")
+    trace = capture_trace(model, torch.from_numpy(data.test.images[:samples]), meta["model"],
+                          meta["method"], meta["dataset"], metadata,
+                          source=f"accelsim trace --checkpoint {checkpoint}")
+    try:
+        save_trace(trace, out, overwrite=overwrite)
+    except FileExistsError as exc:
+        raise AccelsimError(str(exc)) from None
+    return trace
+
+
+def simulate_all(archs, traces, per_sample=False, progress=None):
+    """Every trace on every machine, one table (archs and traces: objects or paths)."""
+    from .config import load_arch
+    from .simulator import simulate
+    from .trace import load_trace
+
+    archs = [a if not isinstance(a, (str, Path)) else load_arch(a) for a in archs]
+    traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
+    tables = [simulate(arch, trace, per_sample=per_sample,
+                       progress=progress(f"{arch.name} {trace.model}/{trace.variant}")
+                       if progress else None)
+              for arch in archs for trace in traces]
+    table = pd.concat(tables, ignore_index=True)
+    energy_columns = [c for c in table.columns if c.startswith("energy_")]
+    table[energy_columns] = table[energy_columns].fillna(0.0)
+    return table, archs, traces
+
+
+def report(table, out_dir, archs, traces):
+    """results.csv, results.parquet, summary.csv and plots/ under out_dir."""
+    from .plots import write_plots
+    from .summary import summarize
+
+    out_dir = Path(out_dir)
+    meta = provenance(archs, traces, " ".join(sys.argv))
+    write_results(table, out_dir / "results.csv", meta)
+    write_results(table, out_dir / "results.parquet", meta)
+    summary = summarize(table)
+    write_results(summary, out_dir / "summary.csv", meta)
+    plots = write_plots(table, out_dir / "plots")
+    return summary, plots
+
+
+def compare(archs, traces, out_dir, progress=None):
+    table, archs, traces = simulate_all(archs, traces, progress=progress)
+    summary, plots = report(table, out_dir, archs, traces)
+    return table, summary, plots
+
+
+def plot_results(results_path, out_dir):
+    from .plots import write_plots
+    return write_plots(read_results(results_path), out_dir)
+
+
+def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, log=print,
+             progress=None):
+    """Train (once; checkpoints are cached under out_dir) dense, WP and JP models on MNIST,
+    trace them, simulate every trace on every machine and write the report."""
+    from .training import TrainConfig, save_checkpoint, train
+
+    out_dir = Path(out_dir)
+    traces = []
+    for model in models:
+        dense = out_dir / "checkpoints" / f"{model}-dense.pt"
+        for method, settings in DEMO_METHODS.items():
+            checkpoint = out_dir / "checkpoints" / f"{model}-{method}.pt"
+            if retrain or not checkpoint.exists():
+                log(f"training {model} {method} ...")
+                result = train(TrainConfig(model=model, method=method, **settings),
+                               start_from=None if method == "dense" else dense)
+                save_checkpoint(result, checkpoint)
+                log(f"  test accuracy {100 * result.test_accuracy:.2f} % ({result.seconds:.0f} s)")
+            else:
+                log(f"using cached {checkpoint}")
+            trace_dir = out_dir / "traces" / f"{model}-{method}"
+            trace_from_checkpoint(checkpoint, samples, trace_dir, overwrite=True)
+            traces.append(trace_dir)
+    log("simulating ...")
+    return compare(archs, traces, out_dir, progress=progress)

@@ -1,0 +1,195 @@
+"""Figures from a results table alone (no re-simulation), as PNG and SVG.
+
+Every figure keeps one colour per variant and one per energy component, so
+figures can sit side by side in a paper. Each function returns the matplotlib
+Figure; `write_plots` saves them all.
+"""
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from .files import atomic_file  # noqa: E402
+from .summary import summarize  # noqa: E402
+
+VARIANT_COLORS = {"dense": "#7f7f7f", "wp": "#1f77b4", "jp": "#d62728", "static-act": "#2ca02c",
+                  "synthetic": "#9467bd"}
+VARIANT_HATCHES = {"dense": "", "wp": "//", "jp": "..", "static-act": "xx", "synthetic": "\\\\"}
+FIXED_COMPONENT_COLORS = {"mac": "#d62728", "rf": "#ff7f0e", "dram": "#2f2f2f"}
+plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 150,
+                     "savefig.bbox": "tight"})
+
+
+def variant_color(variant):
+    if variant not in VARIANT_COLORS:
+        palette = plt.get_cmap("tab10").colors
+        VARIANT_COLORS[variant] = palette[(len(VARIANT_COLORS) + 3) % len(palette)]
+    return VARIANT_COLORS[variant]
+
+
+def component_colors(components):
+    """Fixed colours for MAC/RF/DRAM, shades of blue for the SRAM arrays (by name)."""
+    srams = sorted(c for c in components if c.startswith("sram_"))
+    blues = plt.get_cmap("Blues")(np.linspace(0.35, 0.85, max(1, len(srams))))
+    colors = dict(FIXED_COMPONENT_COLORS)
+    colors.update({name: blues[i] for i, name in enumerate(srams)})
+    grays = plt.get_cmap("Greens")(np.linspace(0.4, 0.8, 4))
+    for i, name in enumerate(sorted(c for c in components if c not in colors)):
+        colors[name] = grays[i % len(grays)]
+    return colors
+
+
+def _layers(table):
+    return table[table["layer"] != "TOTAL"]
+
+
+def _variants(table):
+    return list(dict.fromkeys(table["variant"]))
+
+
+def _layer_order(rows):
+    return list(dict.fromkeys(rows["layer"]))
+
+
+def _grouped_axes_labels(ax, layer_names, ylabel, title):
+    ax.set_xticks(range(len(layer_names)))
+    ax.set_xticklabels(layer_names, rotation=45 if len(layer_names) > 6 else 0, ha="right"
+                       if len(layer_names) > 6 else "center")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def energy_breakdown(table, arch):
+    """Stacked energy per component, one group per layer, one bar per variant."""
+    rows = _layers(table[table["arch"] == arch])
+    components = [c[len("energy_"):-len("_pj")] for c in rows.columns
+                  if c.startswith("energy_") and c.endswith("_pj") and c != "energy_pj"
+                  and rows[c].fillna(0).sum() > 0]
+    colors = component_colors(components)
+    layer_names, variants = _layer_order(rows), _variants(rows)
+    width = 0.8 / len(variants)
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(layer_names) * len(variants) ** 0.5), 3.4))
+    for v, variant in enumerate(variants):
+        part = rows[rows["variant"] == variant].set_index("layer").reindex(layer_names)
+        x = np.arange(len(layer_names)) - 0.4 + width * (v + 0.5)
+        bottom = np.zeros(len(layer_names))
+        for component in components:
+            values = part[f"energy_{component}_pj"].fillna(0).to_numpy() / 1e6
+            ax.bar(x, values, width, bottom=bottom, color=colors[component],
+                   hatch=VARIANT_HATCHES.get(variant, ""), edgecolor="white", linewidth=0.4,
+                   label=component if v == 0 else None)
+            bottom += values
+    _grouped_axes_labels(ax, layer_names, "energy per inference (µJ)",
+                         f"Energy breakdown on {arch} (bars: {', '.join(variants)})")
+    handles, labels = ax.get_legend_handles_labels()
+    handles += [plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black",
+                              hatch=VARIANT_HATCHES.get(v, "")) for v in variants]
+    labels += variants
+    ax.legend(handles, labels, fontsize=7, ncol=2, frameon=False, loc="upper right")
+    return fig
+
+
+def cycles_per_layer(table, arch):
+    rows = _layers(table[table["arch"] == arch])
+    layer_names, variants = _layer_order(rows), _variants(rows)
+    width = 0.8 / len(variants)
+    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(layer_names) * len(variants) ** 0.5), 3.2))
+    clock = None
+    for v, variant in enumerate(variants):
+        part = rows[rows["variant"] == variant].set_index("layer").reindex(layer_names)
+        x = np.arange(len(layer_names)) - 0.4 + width * (v + 0.5)
+        ax.bar(x, part["cycles_total"], width, color=variant_color(variant), label=variant)
+        clock = (part["cycles_total"] / part["latency_us"]).dropna()
+    ax.set_yscale("log")
+    _grouped_axes_labels(ax, layer_names, "cycles per inference (log)",
+                         f"Cycles per layer on {arch}")
+    if clock is not None and len(clock):
+        mhz = float(clock.iloc[0])
+        secondary = ax.secondary_yaxis("right", functions=(lambda c: c / mhz, lambda u: u * mhz))
+        secondary.set_ylabel("latency (µs)")
+    ax.legend(fontsize=7, frameon=False)
+    return fig
+
+
+def speedup_and_saving(table):
+    """Speedup and energy saving of each variant over the dense model on the same machine."""
+    summary = summarize(table)
+    groups = list(dict.fromkeys(zip(summary["model"], summary["arch"])))
+    variants = _variants(summary)
+    width = 0.8 / len(variants)
+    fig, axes = plt.subplots(1, 2, figsize=(max(6, 1.2 * len(groups) * 2), 3.2))
+    for ax, column, label in ((axes[0], "speedup_vs_dense_model", "speedup over dense model (x)"),
+                              (axes[1], "energy_saving_vs_dense_model",
+                               "energy saving over dense model (x)")):
+        for v, variant in enumerate(variants):
+            part = summary[summary["variant"] == variant].set_index(["model", "arch"]).reindex(groups)
+            x = np.arange(len(groups)) - 0.4 + width * (v + 0.5)
+            ax.bar(x, part[column], width, color=variant_color(variant), label=variant)
+        ax.axhline(1.0, color="black", linewidth=0.6)
+        _grouped_axes_labels(ax, [f"{m}\n{a}" for m, a in groups], label, label.split(" (")[0])
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def machine_efficiency(table):
+    """EIE load efficiency and Cnvlutin lane utilization per layer and variant (if present)."""
+    panels = [(machine, column, label) for machine, column, label in (
+        ("eie", "load_efficiency", "EIE load efficiency (ideal / actual)"),
+        ("cnvlutin", "lane_utilization", "Cnvlutin lane utilization"))
+        if (table["machine"] == machine).any()]
+    if not panels:
+        return None
+    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.8 * len(panels)), squeeze=False)
+    for ax, (machine, column, label) in zip(axes[:, 0], panels):
+        rows = _layers(table[table["machine"] == machine])
+        rows = rows[rows["arch"] == rows["arch"].iloc[0]]
+        layer_names, variants = _layer_order(rows), _variants(rows)
+        width = 0.8 / len(variants)
+        for v, variant in enumerate(variants):
+            part = rows[rows["variant"] == variant].set_index("layer").reindex(layer_names)
+            x = np.arange(len(layer_names)) - 0.4 + width * (v + 0.5)
+            ax.bar(x, part[column], width, color=variant_color(variant), label=variant)
+        ax.set_ylim(0, 1.05)
+        _grouped_axes_labels(ax, layer_names, "fraction", f"{label} ({rows['arch'].iloc[0]})")
+        ax.legend(fontsize=7, frameon=False)
+    fig.tight_layout()
+    return fig
+
+
+def all_figures(table):
+    """{file stem: Figure} for everything a results table can show."""
+    figures = {}
+    for arch in dict.fromkeys(table["arch"]):
+        figures[f"energy_breakdown_{arch}"] = energy_breakdown(table, arch)
+        figures[f"cycles_{arch}"] = cycles_per_layer(table, arch)
+    figures["speedup_energy_saving"] = speedup_and_saving(table)
+    efficiency = machine_efficiency(table)
+    if efficiency is not None:
+        figures["machine_efficiency"] = efficiency
+    return figures
+
+
+def save_figure(fig, path_stem):
+    paths = []
+    for suffix in (".png", ".svg"):
+        path = Path(f"{path_stem}{suffix}")
+        with atomic_file(path) as handle:
+            fig.savefig(handle, format=suffix[1:])
+        paths.append(path)
+    return paths
+
+
+def write_plots(table, out_dir):
+    out_dir = Path(out_dir)
+    paths = []
+    for stem, fig in all_figures(table).items():
+        paths += save_figure(fig, out_dir / stem)
+        plt.close(fig)
+    return paths

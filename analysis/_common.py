@@ -1,0 +1,16 @@
+"""Helpers shared by the analysis scripts: table output and figure saving."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from accelsim.plots import plt, save_figure, variant_color  # noqa: E402,F401
+
+
+def write_table(table, out_dir, stem):
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    path = out_dir / f"{stem}.csv"
+    table.to_csv(path, index=False)
+    return path

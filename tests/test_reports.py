@@ -1,0 +1,175 @@
+"""Summary arithmetic, plots, compare/plot CLI, sweeps (processes and Dask) and analysis scripts."""
+
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from accelsim import Trace, save_trace
+from accelsim.cli import main
+from accelsim.plots import cycles_per_layer, energy_breakdown, machine_efficiency, speedup_and_saving
+from accelsim.summary import summarize
+from accelsim.sweep import load_sweep, point_key, run_sweep
+
+from conftest import ROOT, random_conv_layer, random_linear_layer
+
+sys.path.insert(0, str(ROOT / "analysis"))
+
+
+def total(model, arch, machine, variant, cycles, energy, macs=50):
+    return {"model": model, "arch": arch, "machine": machine, "variant": variant,
+            "layer": "TOTAL", "macs_dense": 100, "macs_effective": macs, "cycles_total": cycles,
+            "latency_us": cycles / 100, "energy_pj": energy}
+
+
+def test_summary_arithmetic_on_a_known_table():
+    table = pd.DataFrame([
+        total("m", "dense", "dense", "dense", 1000, 4e6, 100),
+        total("m", "dense", "dense", "jp", 1000, 2e6, 10),
+        total("m", "eie", "eie", "dense", 2000, 1e6, 100),
+        total("m", "eie", "eie", "jp", 250, 5e5, 10),
+        {**total("m", "dense", "dense", "dense", 1, 1), "layer": "fc1"},  # not a TOTAL row
+    ])
+    s = summarize(table).set_index(["arch", "variant"])
+    assert len(s) == 4
+    assert s.loc[("dense", "jp"), "mac_percent"] == pytest.approx(10)
+    assert s.loc[("dense", "jp"), "speedup_vs_dense_model"] == pytest.approx(1.0)
+    assert s.loc[("dense", "jp"), "energy_saving_vs_dense_model"] == pytest.approx(2.0)
+    assert s.loc[("eie", "jp"), "speedup_vs_dense_model"] == pytest.approx(8.0)
+    assert s.loc[("eie", "jp"), "speedup_vs_dense_machine"] == pytest.approx(4.0)
+    assert s.loc[("eie", "dense"), "speedup_vs_dense_machine"] == pytest.approx(0.5)
+    assert s.loc[("eie", "jp"), "energy_saving_vs_dense_machine"] == pytest.approx(8.0)
+    assert s.loc[("eie", "jp"), "energy_uj"] == pytest.approx(0.5)
+    no_dense = summarize(table[table["variant"] != "dense"])
+    assert no_dense["speedup_vs_dense_model"].isna().all()
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """A small compare run: 2 variants x 3 machines, 3 layers each."""
+    root = tmp_path_factory.mktemp("cmp")
+    traces = []
+    for variant, density in (("dense", 1.0), ("jp", 0.3)):
+        rng = np.random.default_rng(1)
+        trace = Trace([random_conv_layer(rng, "conv1", weight_density=density, act_density=0.9),
+                       random_conv_layer(rng, "conv2", weight_density=density, act_density=0.5),
+                       random_linear_layer(rng, "fc1", weight_density=density, act_density=0.4)],
+                      model="tiny", variant=variant)
+        save_trace(trace, root / variant)
+        traces.append(root / variant)
+    args = ["compare", "--out", str(root / "out")]
+    for machine in ("dense", "cnvlutin", "eie"):
+        args += ["--arch", str(ROOT / "arch_configs" / f"{machine}.yaml")]
+    for trace in traces:
+        args += ["--trace", str(trace)]
+    assert main(args) == 0
+    return root
+
+
+def test_compare_writes_table_summary_and_plots(results):
+    out = results / "out"
+    table = pd.read_parquet(out / "results.parquet")
+    assert len(table) == 2 * 3 * 4
+    assert len(pd.read_csv(out / "summary.csv")) == 6
+    pngs = sorted((out / "plots").glob("*.png"))
+    assert len(pngs) == 3 * 2 + 2 and all(p.stat().st_size > 1000 for p in pngs)
+    assert len(list((out / "plots").glob("*.svg"))) == len(pngs)
+
+
+def _bar_containers(ax):
+    return [c for c in ax.containers if len(c.patches)]
+
+
+def test_figures_have_the_right_bars_and_series(results):
+    table = pd.read_parquet(results / "out" / "results.parquet")
+    fig = energy_breakdown(table, "eie")
+    components = [c for c in table.columns if c.startswith("energy_") and c != "energy_pj"
+                  and table[table.arch == "eie"][c].sum() > 0]
+    containers = _bar_containers(fig.axes[0])
+    assert len(containers) == 2 * len(components)  # variants x components
+    assert all(len(c.patches) == 3 for c in containers)  # one bar per layer
+    assert "energy" in fig.axes[0].get_ylabel() and "µJ" in fig.axes[0].get_ylabel()
+    fig = cycles_per_layer(table, "dense")
+    assert len(_bar_containers(fig.axes[0])) == 2
+    fig = speedup_and_saving(table)
+    for ax in fig.axes[:2]:
+        containers = _bar_containers(ax)
+        assert len(containers) == 2 and all(len(c.patches) == 3 for c in containers)
+        heights = [p.get_height() for p in containers[0].patches]  # dense vs itself
+        assert heights == pytest.approx([1, 1, 1])
+    fig = machine_efficiency(table)
+    assert [ax.get_title().split(" (")[0] for ax in fig.axes] == [
+        "EIE load efficiency", "Cnvlutin lane utilization"]
+
+
+def test_plot_from_a_results_table_alone(results, tmp_path, capsys):
+    assert main(["plot", str(results / "out" / "results.csv"), "--out", str(tmp_path)]) == 0
+    assert len(list(tmp_path.glob("*.png"))) == 8
+    assert main(["plot", str(tmp_path / "missing.csv"), "--out", str(tmp_path)]) == 2
+    assert "not found" in capsys.readouterr().err
+
+
+def _sweep_file(tmp_path, traces, values):
+    spec = {"arch": str(ROOT / "arch_configs" / "eie.yaml"), "traces": [str(t) for t in traces],
+            "grid": {"eie.pes": values}}
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return path
+
+
+def test_sweep_resumes_after_interruption(results, tmp_path):
+    good = results / "jp"
+    path = _sweep_file(tmp_path, [good, tmp_path / "not-a-trace"], [2, 4])
+    out = tmp_path / "sweep.parquet"
+    with pytest.raises(Exception):
+        run_sweep(load_sweep(path), out, workers=2, progress=False)
+    parts = tmp_path / "sweep.parquet.parts"
+    done = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
+    assert len(done) == 2 and not out.exists()  # the good points landed, nothing else
+    assert not list(parts.glob(".*"))  # no half-written part
+    path = _sweep_file(tmp_path, [good], [2, 4, 8])
+    table = run_sweep(load_sweep(path), out, workers=2, progress=False)
+    assert {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")
+            if p.name in done} == done  # finished points were not run again
+    assert sorted(table["eie.pes"].unique()) == [2, 4, 8]
+    assert len(table) == 3 * 4 and out.exists()
+    cycles = table[table.layer == "TOTAL"].sort_values("eie.pes")["cycles_compute"].tolist()
+    assert cycles[0] > cycles[1] > cycles[2]
+
+
+def test_sweep_on_a_dask_local_cluster_matches_processes(results, tmp_path):
+    path = _sweep_file(tmp_path, [results / "jp"], [1, 64])
+    dask_table = run_sweep(load_sweep(path), tmp_path / "dask.parquet", scheduler="local",
+                           workers=2, progress=False)
+    local_table = run_sweep(load_sweep(path), tmp_path / "local.parquet", workers=2,
+                            progress=False)
+    columns = ["eie.pes", "layer", "cycles_total", "energy_pj"]
+    assert dask_table[columns].equals(local_table[columns])
+
+
+def test_bad_sweep_names_the_problem(tmp_path, results):
+    path = _sweep_file(tmp_path, [results / "jp"], [0])
+    with pytest.raises(Exception, match="eie.pes = 0"):
+        load_sweep(path)
+    assert point_key("a", {"x": 1}, "t") != point_key("a", {"x": 2}, "t")
+
+
+def test_analysis_scripts(results, tmp_path):
+    import cnvlutin_speedup
+    import eie_scalability
+    import wp_vs_jp
+
+    table = wp_vs_jp.main([str(results / "dense"), str(results / "jp"), "--out", str(tmp_path)])
+    assert list(table["variant"]) == ["dense", "jp"]
+    assert table["mac_percent"].iloc[1] < table["mac_percent"].iloc[0]
+    speed = cnvlutin_speedup.main([str(results / "out" / "results.csv"), "--out", str(tmp_path)])
+    assert len(speed) == 4 and (speed["speedup"] >= 1).all()
+    sweep = run_sweep(load_sweep(_sweep_file(tmp_path, [results / "jp"], [1, 2, 4])),
+                      tmp_path / "pes.parquet", workers=1, progress=False)
+    scal = eie_scalability.main(["--pes", str(tmp_path / "pes.parquet"), "--out", str(tmp_path)])
+    assert (scal[scal["eie.pes"] == 1]["speedup"] == 1).all()
+    for stem in ("wp_vs_jp", "cnvlutin_speedup", "eie_scalability"):
+        assert (tmp_path / f"{stem}.png").stat().st_size > 1000
+        assert (tmp_path / f"{stem}.csv").exists()
