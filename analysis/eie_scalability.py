@@ -25,12 +25,16 @@ def scalability(sweep):
     return table.sort_values(["layer", "eie.pes"])
 
 
-def scalability_figure(table):
-    fig, ax = plt.subplots(figsize=(5, 3.4))
+def _line_per_layer(ax, table, x, y):
     colors = plt.get_cmap("tab10").colors
     for i, (layer, part) in enumerate(table.groupby("layer", sort=False)):
-        ax.plot(part["eie.pes"], part["speedup"], marker="o", markersize=3, label=layer,
-                color=colors[i % 10])
+        part = part.sort_values(x)
+        ax.plot(part[x], part[y], marker="o", markersize=3, label=layer, color=colors[i % 10])
+
+
+def scalability_figure(table):
+    fig, ax = plt.subplots(figsize=(5, 3.4))
+    _line_per_layer(ax, table, "eie.pes", "speedup")
     pes = np.array(sorted(table["eie.pes"].unique()))
     ax.plot(pes, pes / pes.min(), "k--", linewidth=0.8, label="linear")
     ax.set_xscale("log", base=2)
@@ -44,13 +48,8 @@ def scalability_figure(table):
 
 
 def fifo_figure(sweep):
-    layers = sweep[sweep["layer"] != "TOTAL"]
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    colors = plt.get_cmap("tab10").colors
-    for i, (layer, part) in enumerate(layers.groupby("layer", sort=False)):
-        part = part.sort_values("eie.fifo_depth")
-        ax.plot(part["eie.fifo_depth"], part["load_efficiency"], marker="o", markersize=3,
-                label=layer, color=colors[i % 10])
+    _line_per_layer(ax, sweep[sweep["layer"] != "TOTAL"], "eie.fifo_depth", "load_efficiency")
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("activation FIFO depth")
