@@ -71,7 +71,8 @@ class Eie:
 class Buffer:
     capacity_kb: float = spec(doc="capacity of one instance in KiB", exclusive_minimum=0.0)
     width_bits: int = spec(doc="bits read or written per access", minimum=1)
-    instances: int = spec(1, doc="copies (per tile or per PE)", minimum=1)
+    per: str = spec("chip", doc="one instance per chip, per tile or per PE (the count follows "
+                    "the machine's tiles or pes)", choices=("chip", "tile", "pe"))
     source: str = spec("", doc="where the figure comes from")
 
 
@@ -129,6 +130,10 @@ class ArchConfig:
         """The section of the machine this config describes."""
         return getattr(self, self.machine)
 
+    def buffer_instances(self, name):
+        per = self.memory.buffers[name].per
+        return 1 if per == "chip" else getattr(self.params, "tiles" if per == "tile" else "pes")
+
     def to_dict(self):
         return to_plain(self)
 
@@ -141,6 +146,11 @@ def _check_machine_sections(config, where):
         if other != config.machine and getattr(config, other) is not None:
             raise ConfigError(f"{where}section '{other}' does not apply to machine "
                               f"'{config.machine}'; remove it or set machine: {other}")
+    for name, buffer in config.memory.buffers.items():
+        unit = {"tile": "tiles", "pe": "pes"}.get(buffer.per)
+        if unit and not hasattr(config.params, unit):
+            raise ConfigError(f"{where}memory.buffers.{name}.per = {buffer.per!r} is invalid: "
+                              f"machine '{config.machine}' has no {unit}")
     missing = [b for b in REQUIRED_BUFFERS[config.machine] if b not in config.memory.buffers]
     if missing:
         raise ConfigError(f"{where}memory.buffers lacks {', '.join(missing)}; machine "

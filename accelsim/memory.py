@@ -35,7 +35,7 @@ def transfer_cycles(num_bytes, arch):
 
 def buffer_capacity_bytes(arch, names):
     buffers = arch.memory.buffers
-    return int(sum(buffers[n].capacity_kb * 1024 * buffers[n].instances for n in names))
+    return int(sum(buffers[n].capacity_kb * 1024 * arch.buffer_instances(n) for n in names))
 
 
 def layer_chunks(layer_index, counts, input_bytes, load_input, arch, weight_buffers):

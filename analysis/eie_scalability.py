@@ -5,7 +5,11 @@
     python analysis/eie_scalability.py --pes results/eie_pes.parquet \
         [--fifo results/eie_fifo.parquet] --out results/analysis
 
-Speedup of a layer on N PEs = its cycles on 1 PE / its cycles on N PEs.
+Speedup of a layer on N PEs = its compute cycles on 1 PE / on N PEs: the PE
+array's scaling, as in the EIE paper (memory stalls excluded). Per-PE SRAM
+grows with N, so with few PEs a big layer's weights do not fit and would
+stream from DRAM: those points are drawn hollow and flagged in the table
+(`weights_on_chip`).
 Writes eie_scalability.csv/.png/.svg and eie_fifo.csv/.png/.svg.
 """
 
@@ -19,9 +23,11 @@ from _common import plt, save_figure, write_table
 
 def scalability(sweep):
     layers = sweep[sweep["layer"] != "TOTAL"]
-    one = layers[layers["eie.pes"] == layers["eie.pes"].min()].set_index("layer")["cycles_total"]
-    table = layers[["layer", "eie.pes", "cycles_total", "load_efficiency"]].copy()
-    table["speedup"] = table["layer"].map(one) / table["cycles_total"]
+    one = layers[layers["eie.pes"] == layers["eie.pes"].min()].set_index("layer")["cycles_compute"]
+    table = layers[["layer", "eie.pes", "cycles_compute", "cycles_total", "load_efficiency",
+                    "weights_on_chip"]].copy()
+    table["weights_on_chip"] = table["weights_on_chip"].astype(bool)
+    table["speedup"] = table["layer"].map(one) / table["cycles_compute"]
     return table.sort_values(["layer", "eie.pes"])
 
 
@@ -29,7 +35,12 @@ def _line_per_layer(ax, table, x, y):
     colors = plt.get_cmap("tab10").colors
     for i, (layer, part) in enumerate(table.groupby("layer", sort=False)):
         part = part.sort_values(x)
-        ax.plot(part[x], part[y], marker="o", markersize=3, label=layer, color=colors[i % 10])
+        color = colors[i % 10]
+        ax.plot(part[x], part[y], marker="o", markersize=3, label=layer, color=color)
+        if "weights_on_chip" in part:
+            spilled = part[~part["weights_on_chip"].astype(bool)]
+            ax.plot(spilled[x], spilled[y], "o", markersize=5, markerfacecolor="white",
+                    color=color)
 
 
 def scalability_figure(table):
@@ -40,8 +51,8 @@ def scalability_figure(table):
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
     ax.set_xlabel("number of PEs")
-    ax.set_ylabel("speedup over 1 PE")
-    ax.set_title("EIE scalability")
+    ax.set_ylabel("speedup over 1 PE (compute cycles)")
+    ax.set_title("EIE scalability (hollow: weights exceed on-chip SRAM)")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=6, ncol=2, frameon=False)
     return fig

@@ -45,6 +45,8 @@ BAD = [
     (lambda r: r["energy"]["ops"][0].pop("source"), r"missing key 'energy.ops\[0\].source'"),
     (lambda r: r["energy"]["ops"][0].update(op="sqrt"), r"energy.ops\[0\].op = 'sqrt' is invalid: must be one of"),
     (lambda r: r["arithmetic"].update(weight_bits=12), r"arithmetic.weight_bits = 12 is invalid: must be one of 4, 8, 16, 32"),
+    (lambda r: r["memory"]["buffers"]["pointers"].update(per="tile"), r"memory.buffers.pointers.per = 'tile' is invalid: machine 'eie' has no tiles"),
+    (lambda r: r["memory"]["buffers"]["pointers"].update(per="bank"), r"per = 'bank' is invalid: must be one of 'chip', 'tile', 'pe'"),
     (lambda r: r["memory"].update(weights_resident="yes"), r"memory.weights_resident = 'yes' is invalid: must be true or false"),
 ]
 
@@ -74,3 +76,11 @@ def test_overrides_are_validated_too():
         load_arch(CONFIGS / "eie.yaml", {"eie.fifo_depth": 0})
     with pytest.raises(ConfigError, match="'cnvlutin' is not a section"):
         load_arch(CONFIGS / "eie.yaml", {"cnvlutin.tiles": 4})
+
+
+def test_per_pe_buffers_scale_with_the_number_of_pes():
+    from accelsim.memory import buffer_capacity_bytes
+    small = load_arch(CONFIGS / "eie.yaml", {"eie.pes": 4})
+    big = load_arch(CONFIGS / "eie.yaml", {"eie.pes": 256})
+    assert buffer_capacity_bytes(small, ["sparse_matrix"]) == 4 * 128 * 1024
+    assert buffer_capacity_bytes(big, ["sparse_matrix"]) == 256 * 128 * 1024
