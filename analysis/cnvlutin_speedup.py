@@ -12,7 +12,6 @@ Writes cnvlutin_speedup.csv/.png/.svg.
 
 import argparse
 
-import pandas as pd
 
 from _common import plt, save_figure, variant_color, write_table
 from accelsim.results import read_results

@@ -166,8 +166,8 @@ def test_analysis_scripts(results, tmp_path):
     assert table["mac_percent"].iloc[1] < table["mac_percent"].iloc[0]
     speed = cnvlutin_speedup.main([str(results / "out" / "results.csv"), "--out", str(tmp_path)])
     assert len(speed) == 4 and (speed["speedup"] >= 1).all()
-    sweep = run_sweep(load_sweep(_sweep_file(tmp_path, [results / "jp"], [1, 2, 4])),
-                      tmp_path / "pes.parquet", workers=1, progress=False)
+    run_sweep(load_sweep(_sweep_file(tmp_path, [results / "jp"], [1, 2, 4])),
+              tmp_path / "pes.parquet", workers=1, progress=False)
     scal = eie_scalability.main(["--pes", str(tmp_path / "pes.parquet"), "--out", str(tmp_path)])
     assert (scal[scal["eie.pes"] == 1]["speedup"] == 1).all()
     for stem in ("wp_vs_jp", "cnvlutin_speedup", "eie_scalability"):
