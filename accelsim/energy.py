@@ -48,6 +48,12 @@ class EnergyModel:
                        + self.op_pj(f"{kind}_add", bits.accumulator_bits))
         self.rf_pj_per_bit = self.op_pj("rf_access", 1)
         self.dram_pj_per_bit = self.op_pj("dram_access", 1)
+        # Energy per bit at each table capacity; points at one capacity are averaged so
+        # the curve stays a function.
+        merged = {}
+        for entry in self.table.sram:
+            merged.setdefault(entry.capacity_kb, []).append(entry.pj / entry.width_bits)
+        self.sram_curve = [(c, sum(v) / len(v)) for c, v in merged.items()]
 
     def op_pj(self, op, bits):
         points = [(e.bits, e.pj) for e in self.table.ops if e.op == op]
@@ -58,13 +64,7 @@ class EnergyModel:
         return _loglog(points, bits, 1.0 if per_bit else None)
 
     def sram_pj_per_bit(self, capacity_kb):
-        points = [(e.capacity_kb, e.pj / e.width_bits) for e in self.table.sram]
-        # Points at one capacity are averaged so the curve stays a function.
-        merged = {}
-        for capacity, pj in points:
-            merged.setdefault(capacity, []).append(pj)
-        curve = [(c, sum(v) / len(v)) for c, v in merged.items()]
-        return _loglog(curve, capacity_kb, self.table.sram_capacity_exponent)
+        return _loglog(self.sram_curve, capacity_kb, self.table.sram_capacity_exponent)
 
     def price(self, actions):
         """{component: pJ} for a dict of counted actions (see machines/counts.py)."""

@@ -1,9 +1,8 @@
 """Per-layer density and MAC summary of a trace (what `accelsim inspect` prints)."""
 
-import numpy as np
 import pandas as pd
 
-from .macs import layer_macs, nonzero_activations, nonzero_mask
+from .macs import layer_macs
 
 
 def trace_summary(trace, threshold=0.0, progress=None):
@@ -15,18 +14,16 @@ def trace_summary(trace, threshold=0.0, progress=None):
     rows = []
     for layer in iterate(trace.layers):
         macs = layer_macs(layer, threshold)
-        acts = np.asarray(layer.activations)
         rows.append({
             "name": layer.name,
             "kind": layer.kind,
             "input_shape": "x".join(map(str, layer.input_shape)),
             "weight_shape": "x".join(map(str, layer.weight.shape)),
             "output_shape": "x".join(map(str, layer.output_shape)),
-            "weights": int(layer.weight.size),
-            "weights_nonzero": int(np.count_nonzero(nonzero_mask(layer.weight))),
-            "activations": int(acts[0].size),
-            "activations_nonzero": float(np.count_nonzero(nonzero_activations(acts, threshold)))
-            / layer.samples,
+            "weights": macs.weights,
+            "weights_nonzero": macs.weights_nonzero,
+            "activations": macs.activations,
+            "activations_nonzero": float(macs.activations_nonzero.mean()),
             "weight_density": macs.weight_density,
             "activation_density": float(macs.activation_density.mean()),
             "macs_dense": macs.macs_dense,

@@ -17,10 +17,20 @@ import numpy as np
 
 @dataclass
 class LayerMacs:
-    macs_dense: int                 # per sample
-    macs_effective: np.ndarray      # int64, one per sample
-    weight_density: float
-    activation_density: np.ndarray  # one per sample
+    macs_dense: int                  # per sample
+    macs_effective: np.ndarray       # int64, one per sample
+    weights: int
+    weights_nonzero: int
+    activations: int                 # per sample
+    activations_nonzero: np.ndarray  # int64, one per sample
+
+    @property
+    def weight_density(self):
+        return self.weights_nonzero / self.weights
+
+    @property
+    def activation_density(self):
+        return self.activations_nonzero / self.activations
 
 
 def magnitude_bits(array):
@@ -84,8 +94,11 @@ def tap_counts(layer, act_mask):
 
 def effective_macs(layer, threshold=0.0):
     """Effective MACs per sample (int64 array of length N)."""
-    weight_mask = nonzero_mask(layer.weight)
-    act_mask = nonzero_activations(layer.activations, threshold)
+    return _effective_from_masks(layer, nonzero_mask(layer.weight),
+                                 nonzero_activations(layer.activations, threshold))
+
+
+def _effective_from_masks(layer, weight_mask, act_mask):
     if layer.kind == "linear":
         per_input = weight_mask.sum(axis=0, dtype=np.int64)
         return act_mask.astype(np.int64) @ per_input
@@ -103,10 +116,14 @@ def effective_macs(layer, threshold=0.0):
 
 
 def layer_macs(layer, threshold=0.0):
-    acts = nonzero_activations(layer.activations, threshold)
+    """Dense and effective MACs and non-zero counts, each mask built once."""
+    weight_mask = nonzero_mask(layer.weight)
+    act_mask = nonzero_activations(layer.activations, threshold)
     return LayerMacs(
         macs_dense=dense_macs(layer),
-        macs_effective=effective_macs(layer, threshold),
-        weight_density=float(np.count_nonzero(nonzero_mask(layer.weight))) / layer.weight.size,
-        activation_density=acts.reshape(acts.shape[0], -1).mean(axis=1),
+        macs_effective=_effective_from_masks(layer, weight_mask, act_mask),
+        weights=int(weight_mask.size),
+        weights_nonzero=int(np.count_nonzero(weight_mask)),
+        activations=int(act_mask[0].size),
+        activations_nonzero=act_mask.reshape(act_mask.shape[0], -1).sum(axis=1, dtype=np.int64),
     )

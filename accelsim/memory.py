@@ -38,7 +38,7 @@ def buffer_capacity_bytes(arch, names):
     return int(sum(buffers[n].capacity_kb * 1024 * arch.buffer_instances(n) for n in names))
 
 
-def layer_chunks(layer_index, counts, input_bytes, load_input, arch, weight_buffers):
+def layer_chunks(layer_index, counts, load_input, arch, weight_buffers):
     """Split one layer's tiles into (layer, bytes, cycles) chunks that fit a buffer slot."""
     slots = 2 if arch.memory.double_buffering else 1
     slot_bytes = max(1, buffer_capacity_bytes(arch, weight_buffers) // slots)
@@ -54,7 +54,7 @@ def layer_chunks(layer_index, counts, input_bytes, load_input, arch, weight_buff
             chunks.append([layer_index, tile_bytes // pieces + (i < tile_bytes % pieces),
                            tile_cycles // pieces + (i < tile_cycles % pieces)])
     if load_input and chunks:
-        chunks[0][1] += input_bytes
+        chunks[0][1] += counts.input_bytes
     return [tuple(c) for c in chunks], resident
 
 

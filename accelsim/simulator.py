@@ -13,7 +13,7 @@ import pandas as pd
 from .config import ArchConfig, load_arch
 from .energy import EnergyModel
 from .machines import MACHINES
-from .macs import dense_macs, effective_macs, nonzero_activations, nonzero_mask
+from .macs import layer_macs
 from .memory import buffer_capacity_bytes, layer_chunks, run_memory_system
 from .trace import Trace, load_trace
 
@@ -83,13 +83,11 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
 
     simulated = []
     for layer in iterate(trace.layers):
-        effective = effective_macs(layer, threshold)
-        counts = [machine.layer_counts(layer, s, arch, int(effective[s]), reference)
+        macs = layer_macs(layer, threshold)
+        counts = [machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
                   for s in range(layer.samples)]
-        weight_density = float(np.count_nonzero(nonzero_mask(layer.weight))) / layer.weight.size
-        active = nonzero_activations(layer.activations, threshold)
-        act_density = active.reshape(active.shape[0], -1).mean(axis=1)
-        simulated.append((layer, dense_macs(layer), counts, weight_density, act_density))
+        simulated.append((layer, macs.macs_dense, counts, macs.weight_density,
+                          macs.activation_density))
 
     rows = []
     for sample in range(trace.samples):
@@ -98,8 +96,7 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
             layer_counts = counts[sample]
             load_input = index == 0 or layer_counts.input_bytes > activation_capacity
             layer_chunk_list, resident = layer_chunks(
-                index, layer_counts, layer_counts.input_bytes, load_input, arch,
-                machine.WEIGHT_BUFFERS)
+                index, layer_counts, load_input, arch, machine.WEIGHT_BUFFERS)
             chunks += layer_chunk_list
             residency.append(resident)
         stalls, dram = run_memory_system(chunks, len(simulated), arch)
@@ -109,8 +106,8 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
                              (w_density, float(a_density[sample])))
             rows.append(dict(row, sample=sample))
 
-    table = pd.DataFrame(rows).fillna({c: 0.0 for c in pd.DataFrame(rows).columns
-                                       if c.startswith("energy_")})
+    table = pd.DataFrame(rows)
+    table = table.fillna({c: 0.0 for c in table.columns if c.startswith("energy_")})
     energy_columns = sorted(c for c in table.columns if c.startswith("energy_") and c != "energy_pj")
     if per_sample:
         parts = [pd.concat([group, _total_row(group).to_frame().T], ignore_index=True)
