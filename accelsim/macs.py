@@ -66,9 +66,9 @@ def dense_macs(layer):
 
 
 def padded_mask(layer, mask):
-    """Activation mask (N, C, H, W) with the layer's zero padding added."""
+    """Activation mask (..., H, W) with the layer's zero padding added to H and W."""
     pad_h, pad_w = layer.padding
-    return np.pad(mask, ((0, 0), (0, 0), (pad_h, pad_h), (pad_w, pad_w)))
+    return np.pad(mask, [(0, 0)] * (mask.ndim - 2) + [(pad_h, pad_h), (pad_w, pad_w)])
 
 
 def tap_window(layer, r, s):

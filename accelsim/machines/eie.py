@@ -28,7 +28,7 @@ from collections import deque
 import numba
 import numpy as np
 
-from ..macs import magnitude_bits, nonzero_mask
+from ..macs import magnitude_bits, nonzero_mask, padded_mask
 from .counts import LayerCounts, as_conv, ceil_div, group_slices
 
 WEIGHT_BUFFERS = ("sparse_matrix", "pointers")
@@ -216,8 +216,7 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
     weight, acts = as_conv(layer, sample)
     kernel = weight.shape[2:]
     out_h, out_w = layer.output_shape[1:] if layer.kind == "conv2d" else (1, 1)
-    padding = layer.padding
-    nonzero = np.pad(nonzero_mask(acts), ((0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    nonzero = padded_mask(layer, nonzero_mask(acts))
 
     cycles = processed = read = broadcasts = stored_entries = pointer_words = 0
     for filter_slice, channel_slice in group_slices(layer):

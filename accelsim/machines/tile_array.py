@@ -19,12 +19,12 @@ Zero padding counts as zero neurons.
 import numba
 import numpy as np
 
-from ..macs import nonzero_activations
+from ..macs import nonzero_activations, padded_mask
 from .counts import LayerCounts, as_conv, ceil_div, group_slices
 
 
 def brick_layout(channels, lanes, brick_size):
-    """slice length, bricks per lane slice, and the channel range of each (lane, brick)."""
+    """Channel range [start, stop) of each (lane, brick); lanes own contiguous depth slices."""
     slice_len = ceil_div(channels, lanes)
     bricks = max(1, ceil_div(slice_len, brick_size))
     starts = np.zeros((lanes, bricks), np.int64)
@@ -34,7 +34,7 @@ def brick_layout(channels, lanes, brick_size):
             lo = min(lane * slice_len + b * brick_size, channels)
             hi = min(lo + brick_size, (lane + 1) * slice_len, channels)
             starts[lane, b], stops[lane, b] = lo, max(lo, hi)
-    return slice_len, bricks, starts, stops
+    return starts, stops
 
 
 def brick_counts(nonzero_padded, starts, stops):
@@ -121,11 +121,11 @@ def tile_array_counts(layer, sample, arch, macs_effective, skip_zeros, threshold
     lanes, filters_per_pass = params.neuron_lanes, params.tiles * params.filter_lanes
     weight, acts = as_conv(layer, sample)
     kernel = weight.shape[2:]
-    stride, padding, dilation = layer.stride, layer.padding, layer.dilation
+    stride, dilation = layer.stride, layer.dilation
     out_h, out_w = layer.output_shape[1:] if layer.kind == "conv2d" else (1, 1)
     nonzero = nonzero_activations(acts, threshold)
     live_inputs = int(np.count_nonzero(nonzero))
-    nonzero = np.pad(nonzero, ((0, 0), (padding[0],) * 2, (padding[1],) * 2))
+    nonzero = padded_mask(layer, nonzero)
     # Dense lanes walk their whole slice as one brick; Cnvlutin's bricks are 2**offset_bits.
     brick_size = 2 ** offset_bits if skip_zeros else ceil_div(weight.shape[1], lanes)
 
@@ -139,7 +139,7 @@ def tile_array_counts(layer, sample, arch, macs_effective, skip_zeros, threshold
                 group_nonzero, out_h, out_w, kernel, stride, dilation, lanes, brick_size,
                 skip_zeros, empty_cycles, sync_brick)
         else:
-            _, _, starts, stops = brick_layout(group_nonzero.shape[0], lanes, brick_size)
+            starts, stops = brick_layout(group_nonzero.shape[0], lanes, brick_size)
             nnz, length = brick_counts(group_nonzero, starts, stops)
             pass_cycles, pass_busy, pass_neurons = (int(v) for v in tile_array_window_cycles(
                 nnz, length, out_h, out_w, kernel[0], kernel[1], stride[0], stride[1],
