@@ -8,12 +8,14 @@ name of an energy-table YAML file next to the config (arch_configs/energy/).
 """
 
 import copy
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
 import yaml
 
+from .energy import bank_figures, memory_table
 from .errors import ConfigError
 from .schema import build, set_dotted, spec, to_plain
 
@@ -67,13 +69,45 @@ class Eie:
     pipeline_depth: int = spec(4, doc="cycles from a PE's last entry to its result", minimum=0)
 
 
+PER = ("chip", "tile", "pe")
+TECHNOLOGIES = ("sram", "edram", "regfile")
+
+
 @dataclass(frozen=True)
 class Buffer:
-    capacity_kb: float = spec(doc="capacity of one instance in KiB", exclusive_minimum=0.0)
-    width_bits: int = spec(doc="bits read or written per access", minimum=1)
+    """An on-chip array: `banks` banks of `bank_kb` x `bank_width_bits` per instance."""
+
+    technology: str = spec(doc="sram or edram (figures from the memory table) or regfile "
+                           "(bank_width_bits x the rf_access energy per bit)", choices=TECHNOLOGIES)
+    bank_kb: float = spec(doc="capacity of one bank in KiB", exclusive_minimum=0.0)
+    bank_width_bits: int = spec(doc="bits one bank reads or writes per access", minimum=1)
+    banks: int = spec(1, doc="banks per instance; an access of B bits touches "
+                      "ceil(B / bank_width_bits) of them", minimum=1)
+    device: str = spec("itrs-lop", doc="CACTI device flavour: itrs-lop (300 K) or itrs-hp (360 K)",
+                       choices=("itrs-lop", "itrs-hp"))
     per: str = spec("chip", doc="one instance per chip, per tile or per PE (the count follows "
-                    "the machine's tiles or pes)", choices=("chip", "tile", "pe"))
-    source: str = spec("", doc="where the figure comes from")
+                    "the machine's tiles or pes)", choices=PER)
+    read_pj: Optional[float] = spec(None, doc="energy of one bank read in pJ (default: the memory "
+                                    "table)", minimum=0.0)
+    write_pj: Optional[float] = spec(None, doc="energy of one bank write in pJ (default: the "
+                                     "memory table)", minimum=0.0)
+    leakage_mw: Optional[float] = spec(None, doc="leakage of one bank in mW (default: the memory "
+                                       "table)", minimum=0.0)
+    figures_from: str = spec("", doc="set by the loader: where read_pj, write_pj and leakage_mw "
+                             "come from")
+    source: str = spec("", doc="where the organisation comes from")
+
+    @property
+    def capacity_bytes(self):
+        """Bytes of one instance."""
+        return int(self.banks * self.bank_kb * 1024)
+
+
+@dataclass(frozen=True)
+class StaticPower:
+    mw: float = spec(doc="logic static and clock-network power of one instance in mW", minimum=0.0)
+    source: str = spec(doc="where the figure comes from")
+    per: str = spec("chip", doc="one instance per chip, per tile or per PE", choices=PER)
 
 
 @dataclass(frozen=True)
@@ -95,19 +129,10 @@ class OpEnergy:
 
 
 @dataclass(frozen=True)
-class SramEnergy:
-    capacity_kb: float = spec(doc="array capacity in KiB", exclusive_minimum=0.0)
-    width_bits: int = spec(doc="bits per access", minimum=1)
-    pj: float = spec(doc="energy per access in pJ", minimum=0.0)
-    source: str = spec(doc="where the figure comes from")
-
-
-@dataclass(frozen=True)
 class Energy:
     ops: list[OpEnergy] = spec(doc="energy per arithmetic, register-file and DRAM action")
-    sram: list[SramEnergy] = spec(doc="energy per SRAM access at known (capacity, width) points")
-    sram_capacity_exponent: float = spec(
-        0.5, doc="E ~ capacity**exponent outside the table's capacity range", minimum=0.0)
+    memory_table: str = spec(doc="CSV of per-bank SRAM/eDRAM figures (CACTI), relative to the "
+                             "energy file (or to the config when the energy section is inline)")
     name: str = spec("", doc="name of the energy table")
     rule: str = spec("", doc="how values between table points are derived")
 
@@ -119,6 +144,7 @@ class ArchConfig:
     clock_mhz: float = spec(doc="PE array clock in MHz", exclusive_minimum=0.0)
     memory: Memory = spec(doc="DRAM and on-chip buffers")
     energy: Energy = spec(doc="energy table (inline or the name of a YAML file)")
+    static_power: StaticPower = spec(doc="logic static and clock power, priced over elapsed time")
     description: str = spec("", doc="free text")
     arithmetic: Arithmetic = spec(doc="bit widths", factory=Arithmetic)
     dense: Optional[TileArray] = spec(None, doc="parameters of the dense machine")
@@ -130,9 +156,12 @@ class ArchConfig:
         """The section of the machine this config describes."""
         return getattr(self, self.machine)
 
-    def buffer_instances(self, name):
-        per = self.memory.buffers[name].per
+    def instances(self, per):
+        """How many of a per-chip, per-tile or per-PE part the machine has."""
         return 1 if per == "chip" else getattr(self.params, "tiles" if per == "tile" else "pes")
+
+    def buffer_instances(self, name):
+        return self.instances(self.memory.buffers[name].per)
 
     def to_dict(self):
         return to_plain(self)
@@ -146,17 +175,43 @@ def _check_machine_sections(config, where):
         if other != config.machine and getattr(config, other) is not None:
             raise ConfigError(f"{where}section '{other}' does not apply to machine "
                               f"'{config.machine}'; remove it or set machine: {other}")
-    for name, buffer in config.memory.buffers.items():
-        unit = {"tile": "tiles", "pe": "pes"}.get(buffer.per)
+    parts = {f"memory.buffers.{name}": b.per for name, b in config.memory.buffers.items()}
+    parts["static_power"] = config.static_power.per
+    for key, per in parts.items():
+        unit = {"tile": "tiles", "pe": "pes"}.get(per)
         if unit and not hasattr(config.params, unit):
-            raise ConfigError(f"{where}memory.buffers.{name}.per = {buffer.per!r} is invalid: "
+            raise ConfigError(f"{where}{key}.per = {per!r} is invalid: "
                               f"machine '{config.machine}' has no {unit}")
     missing = [b for b in REQUIRED_BUFFERS[config.machine] if b not in config.memory.buffers]
     if missing:
         raise ConfigError(f"{where}memory.buffers lacks {', '.join(missing)}; machine "
                           f"'{config.machine}' needs {', '.join(REQUIRED_BUFFERS[config.machine])}")
-    if not config.energy.sram:
-        raise ConfigError(f"{where}energy.sram needs at least one (capacity, width, pJ) point")
+
+
+def _resolve_buffer_figures(config, table_path, where):
+    """Fill each buffer's missing per-bank figures from the memory table."""
+    buffers = {}
+    for name, buffer in config.memory.buffers.items():
+        given = {k: getattr(buffer, k) for k in ("read_pj", "write_pj", "leakage_mw")}
+        if buffer.technology == "regfile" or None not in given.values():
+            buffers[name] = dataclasses.replace(buffer, figures_from=(
+                "rf_access op" if buffer.technology == "regfile" else "config"))
+            continue
+        try:
+            memory_table(table_path)
+        except ConfigError as exc:
+            raise ConfigError(f"{where}energy.memory_table: {exc}") from None
+        try:
+            figures, exact = bank_figures(table_path, buffer.technology, buffer.device,
+                                          buffer.bank_kb * 1024, buffer.bank_width_bits)
+        except LookupError as exc:
+            raise ConfigError(f"{where}memory.buffers.{name}: {exc}; give read_pj, write_pj and "
+                              f"leakage_mw in the config") from None
+        filled = {k: figures[k] if v is None else v for k, v in given.items()}
+        buffers[name] = dataclasses.replace(buffer, **filled, figures_from=(
+            f"{Path(table_path).name} ({'table row' if exact else 'log-log interpolated'})"))
+    memory = dataclasses.replace(config.memory, buffers=buffers)
+    return dataclasses.replace(config, memory=memory)
 
 
 def _read_yaml(path, where):
@@ -171,13 +226,16 @@ def _read_yaml(path, where):
 def arch_from_dict(raw, where="", base_dir=Path("."), overrides=None):
     """Validate a parsed config; `overrides` maps dotted keys to new values."""
     raw = copy.deepcopy(raw)
+    energy_dir = Path(base_dir)
     if isinstance(raw, dict) and isinstance(raw.get("energy"), str):
-        raw["energy"] = _read_yaml(base_dir / raw["energy"], f"{where}energy table '{raw['energy']}': ")
+        energy_path = Path(base_dir) / raw["energy"]
+        raw["energy"] = _read_yaml(energy_path, f"{where}energy table '{raw['energy']}': ")
+        energy_dir = energy_path.parent
     for key, value in (overrides or {}).items():
         set_dotted(raw, key, value, where)
     config = build(ArchConfig, raw, where)
     _check_machine_sections(config, where)
-    return config
+    return _resolve_buffer_figures(config, energy_dir / config.energy.memory_table, where)
 
 
 def load_arch(path, overrides=None):

@@ -19,7 +19,8 @@ from .summary import summarize  # noqa: E402
 VARIANT_COLORS = {"dense": "#7f7f7f", "wp": "#1f77b4", "jp": "#d62728", "static-act": "#2ca02c",
                   "synthetic": "#9467bd"}
 VARIANT_HATCHES = {"dense": "", "wp": "//", "jp": "..", "static-act": "xx", "synthetic": "\\\\"}
-FIXED_COMPONENT_COLORS = {"mac": "#d62728", "rf": "#ff7f0e", "dram": "#2f2f2f"}
+FIXED_COMPONENT_COLORS = {"mac": "#d62728", "rf": "#ff7f0e", "dram": "#2f2f2f",
+                          "leakage": "#bcbd22", "logic_static": "#8c564b"}
 plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 150,
                      "savefig.bbox": "tight"})
 
@@ -32,8 +33,8 @@ def variant_color(variant):
 
 
 def component_colors(components):
-    """Fixed colours for MAC/RF/DRAM, shades of blue for the SRAM arrays (by name)."""
-    srams = sorted(c for c in components if c.startswith("sram_"))
+    """Fixed colours for MAC/RF/DRAM/static, shades of blue for the on-chip buffers (by name)."""
+    srams = sorted(c for c in components if c.startswith("buffer_"))
     blues = plt.get_cmap("Blues")(np.linspace(0.35, 0.85, max(1, len(srams))))
     colors = dict(FIXED_COMPONENT_COLORS)
     colors.update({name: blues[i] for i, name in enumerate(srams)})

@@ -14,22 +14,26 @@ from .config import ArchConfig, load_arch
 from .energy import EnergyModel
 from .machines import MACHINES
 from .macs import layer_macs
-from .memory import buffer_capacity_bytes, layer_chunks, run_memory_system
+from .memory import layer_chunks, plan_network, run_memory_system
 from .trace import Trace, load_trace
 
 ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
-            "cycles_memory_stall", "cycles_total", "latency_us", "dram_bytes", "energy_pj"]
+            "cycles_memory_stall", "cycles_total", "latency_us", "dram_read_bytes",
+            "dram_write_bytes", "dram_bytes", "energy_pj"]
 INTEGER_COUNTS = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
-                  "cycles_memory_stall", "cycles_total", "dram_bytes"]
+                  "cycles_memory_stall", "cycles_total", "dram_read_bytes", "dram_write_bytes",
+                  "dram_bytes"]
 COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind", "samples", "weight_density",
            "activation_density", *ADDITIVE[:8],
            "utilization", "load_efficiency", "lane_utilization", "weights_on_chip",
-           *ADDITIVE[8:]]
+           "input_from_dram", *ADDITIVE[8:]]
 
 
-def _layer_row(trace, arch, layer, counts, macs, stall, dram_bytes, resident, energy, densities):
+def _layer_row(trace, arch, layer, counts, macs, densities, plan, traffic, energy):
+    stall, dram_read, dram_write = traffic
     cycles_total = counts.cycles_compute + stall
-    priced = energy.price(dict(counts.actions, dram=8 * dram_bytes))
+    priced = energy.price(dict(counts.actions, dram_read=8 * dram_read, dram_write=8 * dram_write),
+                          cycles_total)
     row = {
         "model": trace.model, "variant": trace.variant, "arch": arch.name,
         "machine": arch.machine, "layer": layer.name, "kind": layer.kind,
@@ -39,8 +43,9 @@ def _layer_row(trace, arch, layer, counts, macs, stall, dram_bytes, resident, en
         "cycles_compute": counts.cycles_compute, "cycles_memory_stall": stall,
         "cycles_total": cycles_total, "latency_us": cycles_total / arch.clock_mhz,
         "mac_units": counts.mac_units, "lane_utilization": counts.lane_utilization,
-        "weights_on_chip": resident, "dram_bytes": dram_bytes,
-        "energy_pj": sum(priced.values()),
+        "weights_on_chip": plan.weights_on_chip, "input_from_dram": plan.input_from_dram,
+        "dram_read_bytes": dram_read, "dram_write_bytes": dram_write,
+        "dram_bytes": dram_read + dram_write, "energy_pj": sum(priced.values()),
     }
     row.update({f"energy_{component}_pj": pj for component, pj in priced.items()})
     return row
@@ -68,6 +73,7 @@ def _total_row(layers):
     total["lane_utilization"] = (
         (layers["lane_utilization"] * weights).sum() / weights.sum() if weights.sum() else 0.0)
     total["weights_on_chip"] = bool(layers["weights_on_chip"].all())
+    total["input_from_dram"] = bool(layers["input_from_dram"].any())
     return total
 
 
@@ -78,7 +84,6 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
     machine = MACHINES[arch.machine]
     energy = EnergyModel(arch)
     threshold = machine.activation_threshold(arch)
-    activation_capacity = buffer_capacity_bytes(arch, ("activations",))
     iterate = progress or (lambda items: items)
 
     simulated = []
@@ -86,24 +91,24 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
         macs = layer_macs(layer, threshold)
         counts = [machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
                   for s in range(layer.samples)]
-        simulated.append((layer, macs.macs_dense, counts, macs.weight_density,
-                          macs.activation_density))
+        simulated.append((layer, macs, counts))
+    # Storage formats here are dense or fixed-size, so footprints do not vary by sample.
+    networks = ([[i] for i in range(len(simulated))] if trace.independent_layers
+                else [list(range(len(simulated)))])
+    plans = [plan for network in networks
+             for plan in plan_network([simulated[i][2][0] for i in network], arch)]
 
     rows = []
     for sample in range(trace.samples):
-        chunks, residency = [], []
-        for index, (_, _, counts, _, _) in enumerate(simulated):
-            layer_counts = counts[sample]
-            load_input = index == 0 or layer_counts.input_bytes > activation_capacity
-            layer_chunk_list, resident = layer_chunks(
-                index, layer_counts, load_input, arch, machine.WEIGHT_BUFFERS)
-            chunks += layer_chunk_list
-            residency.append(resident)
-        stalls, dram = run_memory_system(chunks, len(simulated), arch)
-        for index, (layer, macs, counts, w_density, a_density) in enumerate(simulated):
-            row = _layer_row(trace, arch, layer, counts[sample], macs, stalls[index],
-                             dram[index], residency[index], energy,
-                             (w_density, float(a_density[sample])))
+        traffic = []
+        for network in networks:
+            transfers = [(layer_chunks(simulated[i][2][sample], plans[i]), plans[i].write_bytes)
+                         for i in network]
+            traffic += zip(*run_memory_system(transfers, arch))
+        for (layer, macs, counts), plan, layer_traffic in zip(simulated, plans, traffic):
+            densities = (macs.weight_density, float(macs.activation_density[sample]))
+            row = _layer_row(trace, arch, layer, counts[sample], macs.macs_dense, densities, plan,
+                             layer_traffic, energy)
             rows.append(dict(row, sample=sample))
 
     table = pd.DataFrame(rows)

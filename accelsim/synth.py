@@ -45,6 +45,8 @@ class NetworkSpec:
     variant: str = spec("synthetic", doc="variant recorded in the trace (dense, wp, jp, ...)")
     dataset: str = spec("synthetic", doc="data set recorded in the trace")
     description: str = spec("", doc="free text kept in the metadata")
+    independent_layers: bool = spec(False, doc="the layers are separate benchmarks, not one "
+                                    "network: each is simulated alone")
 
 
 def _box_blur(field, axis, width):
@@ -140,6 +142,7 @@ def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=
     return Trace(
         layers=layers, model=network.model, variant=network.variant, dataset=network.dataset,
         source=f"accelsim synth: {pattern} pattern, seed {seed}",
+        independent_layers=network.independent_layers,
         metadata={
             "synthetic": True, "seed": seed, "pattern": pattern, "cluster_size": cluster_size,
             "description": network.description,
@@ -191,6 +194,7 @@ def _eie_benchmarks():
     return NetworkSpec(
         model="eie-benchmarks", variant="synthetic", dataset="synthetic",
         description="EIE paper Table III layer sizes and densities",
+        independent_layers=True,
         layers=tuple(
             LayerSpec(name=name, kind="linear", in_features=n_in, out_features=n_out,
                       weight_density=wd / 100, activation_density=ad / 100)

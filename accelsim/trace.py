@@ -95,6 +95,9 @@ class Trace:
     source: str = ""
     metadata: dict = field(default_factory=dict)
     path: Path = None
+    # The layers are separate benchmarks (a suite such as EIE's Table III), not one network:
+    # each is simulated alone, with its own on-chip allocation and its input and output in DRAM.
+    independent_layers: bool = False
 
     @property
     def samples(self):
@@ -203,6 +206,7 @@ def save_trace(trace, path, overwrite=False):
             "samples": trace.samples,
             "source": trace.source,
             "metadata": trace.metadata,
+            "independent_layers": trace.independent_layers,
             "layers": [_layer_entry(layer, i, staging) for i, layer in enumerate(trace.layers)],
         }
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
@@ -325,6 +329,9 @@ def load_trace(path, verify=True):
     metadata = manifest.get("metadata", {})
     if not isinstance(metadata, dict):
         raise TraceError(f"{where}key 'metadata' must be an object")
+    independent = manifest.get("independent_layers", False)
+    if not isinstance(independent, bool):
+        raise TraceError(f"{where}key 'independent_layers' must be true or false")
     return Trace(
         layers=layers,
         model=str(manifest.get("model", "unknown")),
@@ -333,4 +340,5 @@ def load_trace(path, verify=True):
         source=str(manifest.get("source", "")),
         metadata=metadata,
         path=directory,
+        independent_layers=independent,
     )

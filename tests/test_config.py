@@ -13,20 +13,36 @@ def test_shipped_configs_have_the_paper_parameters():
     eie = load_arch(CONFIGS / "eie.yaml")
     assert (eie.machine, eie.clock_mhz, eie.eie.pes, eie.eie.fifo_depth, eie.eie.index_bits) == (
         "eie", 800, 64, 8, 4)
-    assert eie.memory.buffers["sparse_matrix"].capacity_kb == 128
-    assert eie.memory.buffers["sparse_matrix"].width_bits == 64
-    assert eie.memory.buffers["pointers"].capacity_kb == 32
-    assert eie.arithmetic.weight_bits == 16
+    sparse, pointers = eie.memory.buffers["sparse_matrix"], eie.memory.buffers["pointers"]
+    assert (sparse.capacity_bytes, sparse.bank_width_bits) == (128 * 1024, 64)
+    assert (pointers.capacity_bytes, pointers.banks, pointers.bank_width_bits) == (32 * 1024, 2, 16)
+    assert eie.memory.buffers["activations"].technology == "regfile"
+    assert (eie.arithmetic.weight_bits, eie.arithmetic.accumulator_bits) == (16, 16)
+    assert eie.static_power.per == "pe" and "Table II" in eie.static_power.source
     for name in ("dense", "cnvlutin"):
         config = load_arch(CONFIGS / f"{name}.yaml")
         assert (config.clock_mhz, config.params.tiles, config.params.neuron_lanes,
                 config.params.filter_lanes) == (606, 16, 16, 16)
-    assert all(entry.source for entry in eie.energy.ops + eie.energy.sram)
+        weights = config.memory.buffers["weights"]
+        assert (weights.technology, weights.capacity_bytes, weights.per) == ("edram", 2 << 20, "tile")
+    assert all(entry.source for entry in eie.energy.ops)
+
+
+def test_buffer_figures_come_from_the_cacti_table_and_say_so():
+    eie = load_arch(CONFIGS / "eie.yaml")
+    sparse = eie.memory.buffers["sparse_matrix"]
+    # The table row for a 128 KiB x 64-bit itrs-lop SRAM bank.
+    assert (sparse.read_pj, sparse.write_pj, sparse.leakage_mw) == (15.545, 10.5387, 0.59314)
+    assert sparse.figures_from == "cacti45nm.csv (table row)"
+    own = load_arch(CONFIGS / "eie.yaml", {"memory.buffers.sparse_matrix.read_pj": 20.0})
+    assert own.memory.buffers["sparse_matrix"].read_pj == 20.0
+    assert own.memory.buffers["sparse_matrix"].write_pj == 10.5387
 
 
 def _write(tmp_path, edit):
     raw = yaml.safe_load((CONFIGS / "eie.yaml").read_text())
-    raw["energy"] = yaml.safe_load((CONFIGS / "energy" / "horowitz45nm.yaml").read_text())
+    raw["energy"] = yaml.safe_load((CONFIGS / "energy" / "45nm.yaml").read_text())
+    raw["energy"]["memory_table"] = str(CONFIGS / "energy" / "cacti45nm.csv")
     edit(raw)
     path = tmp_path / "bad.yaml"
     path.write_text(yaml.safe_dump(raw))
@@ -48,6 +64,13 @@ BAD = [
     (lambda r: r["memory"]["buffers"]["pointers"].update(per="tile"), r"memory.buffers.pointers.per = 'tile' is invalid: machine 'eie' has no tiles"),
     (lambda r: r["memory"]["buffers"]["pointers"].update(per="bank"), r"per = 'bank' is invalid: must be one of 'chip', 'tile', 'pe'"),
     (lambda r: r["memory"].update(weights_resident="yes"), r"memory.weights_resident = 'yes' is invalid: must be true or false"),
+    (lambda r: r["memory"]["buffers"]["sparse_matrix"].update(bank_kb=8192),
+     r"memory.buffers.sparse_matrix: 8192 KiB x 64 bits is outside cacti45nm.csv \(sram, itrs-lop: 0.25..4096 KiB, 16..512 bits.*give read_pj, write_pj and leakage_mw"),
+    (lambda r: r["memory"]["buffers"]["pointers"].update(technology="sttram"), r"memory.buffers.pointers.technology = 'sttram' is invalid: must be one of 'sram', 'edram', 'regfile'"),
+    (lambda r: r["memory"]["buffers"]["pointers"].update(bank_width_bits=0), r"memory.buffers.pointers.bank_width_bits = 0 is invalid: must be an integer >= 1"),
+    (lambda r: r["static_power"].update(per="tile"), r"static_power.per = 'tile' is invalid: machine 'eie' has no tiles"),
+    (lambda r: r.pop("static_power"), r"missing key 'static_power'"),
+    (lambda r: r["energy"].update(memory_table="/nonexistent/table.csv"), r"memory table /nonexistent/table.csv: file not found"),
 ]
 
 
@@ -79,8 +102,8 @@ def test_overrides_are_validated_too():
 
 
 def test_per_pe_buffers_scale_with_the_number_of_pes():
-    from accelsim.memory import buffer_capacity_bytes
+    from accelsim.memory import total_capacity
     small = load_arch(CONFIGS / "eie.yaml", {"eie.pes": 4})
     big = load_arch(CONFIGS / "eie.yaml", {"eie.pes": 256})
-    assert buffer_capacity_bytes(small, ["sparse_matrix"]) == 4 * 128 * 1024
-    assert buffer_capacity_bytes(big, ["sparse_matrix"]) == 256 * 128 * 1024
+    assert total_capacity(small, "sparse_matrix") == 4 * 128 * 1024
+    assert total_capacity(big, "sparse_matrix") == 256 * 128 * 1024

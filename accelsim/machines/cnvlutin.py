@@ -10,9 +10,6 @@ cycles here, activation pruning does. Shared walk: tile_array.py.
 
 from .tile_array import tile_array_counts
 
-WEIGHT_BUFFERS = ("weights",)
-
-
 def layer_counts(layer, sample, arch, macs_effective, reference=False):
     p = arch.cnvlutin
     return tile_array_counts(

@@ -4,10 +4,14 @@ All counts are integers. `actions` maps an action name to how many units of
 it happened; energy.py prices them:
   mac            multiplications executed with full energy
   mac_gated      multiplications executed with a zero operand and gated
-  sram_read:B / sram_write:B   bits moved at on-chip buffer B
-  rf             bits moved through register files and queues
+  read:B / write:B   accesses of one bank of on-chip buffer B (see bank_accesses)
+  rf             bits moved through queues and register files that are not buffers
   codebook       weight look-ups in a codebook register file
-The memory system adds `dram` bits.
+The memory system adds `dram_read` and `dram_write` bits.
+
+Footprints, for the network-level memory walk (memory.py), map buffer names
+to bytes: weights per instance of the buffer (the fullest tile or PE), inputs
+and outputs over all instances, in the machine's storage format.
 """
 
 from dataclasses import dataclass, field
@@ -27,12 +31,24 @@ class LayerCounts:
     tiles: list = field(default_factory=list)
     # Busy lane-cycles over available lane-cycles (neuron lanes, EIE PEs).
     lane_utilization: float = 1.0
-    # Bytes of this layer's input in the machine's storage format (if it comes from DRAM).
-    input_bytes: int = 0
+    weight_footprint: dict = field(default_factory=dict)
+    input_footprint: dict = field(default_factory=dict)
+    output_footprint: dict = field(default_factory=dict)
 
 
 def ceil_div(a, b):
     return -(-a // b)
+
+
+def bank_accesses(arch, buffer, accesses, bits_each):
+    """Bank accesses of buffer `buffer` for `accesses` accesses of `bits_each` bits each: an
+    access touches ceil(bits_each / bank_width_bits) banks."""
+    return accesses * ceil_div(bits_each, arch.memory.buffers[buffer].bank_width_bits)
+
+
+def output_positions(layer):
+    """P*Q of a conv layer, 1 for a linear one."""
+    return int(np.prod(layer.output_shape[1:])) if layer.kind == "conv2d" else 1
 
 
 def as_conv(layer, sample):

@@ -8,9 +8,6 @@ The counting is the shared tile-array walk (tile_array.py) with zero skipping of
 
 from .tile_array import tile_array_counts
 
-WEIGHT_BUFFERS = ("weights",)
-
-
 def layer_counts(layer, sample, arch, macs_effective, reference=False):
     return tile_array_counts(layer, sample, arch, macs_effective, skip_zeros=False,
                              reference=reference)

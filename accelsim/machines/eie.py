@@ -9,10 +9,16 @@ packed back to back, so a column's entries may span SRAM words.
 Timing: a leading-non-zero detector broadcasts the next non-zero input
 activation to every PE's FIFO, at most one per cycle, and stalls while any
 FIFO is full. A PE pops an activation as soon as it is idle (in the cycle it
-arrives, if its FIFO was empty) and spends one cycle per stored entry of that
-column in its rows. For activation k, with broadcast cycle b_k:
-    start[p, k] = max(b_k, finish[p, k-1]);  finish[p, k] = start[p, k] + entries[p, col_k]
-    b_k = max(b_{k-1} + 1, max_p start[p, k - depth])     (a FIFO slot frees when popped)
+arrives, if its FIFO was empty). Every pop needs the column's start and end
+pointers (one read of the even and the odd pointer bank, one cycle), so a PE
+takes at most one activation per cycle and a column with e stored entries in
+its rows costs it max(e, 1) cycles: an empty column is not free. For
+activation k, with broadcast cycle b_k:
+    start[p, k] = max(b_k, finish[p, k-1]);  finish[p, k] = start[p, k] + max(entries[p, col_k], 1)
+    b_k = max(b_{k-1} + 1, max_p start[p, k - depth])
+FIFO slot rule: a slot is taken in the cycle of the broadcast and freed in the
+cycle its activation is popped; the broadcast of activation k may use a slot
+freed in the same cycle.
 A matrix-vector product ends when the last PE finishes; `pipeline_depth`
 cycles (pointer read, matrix read, MAC, write-back, including the cycle from
 broadcast to pop) are added once per layer because successive products overlap
@@ -29,10 +35,7 @@ import numba
 import numpy as np
 
 from ..macs import magnitude_bits, nonzero_mask, padded_mask
-from .counts import LayerCounts, as_conv, ceil_div, group_slices
-
-WEIGHT_BUFFERS = ("sparse_matrix", "pointers")
-
+from .counts import LayerCounts, as_conv, bank_accesses, ceil_div, group_slices
 
 # ---------------------------------------------------------------- storage format
 
@@ -106,9 +109,8 @@ def _matvec_cycles(entries, columns, count, depth, finish, ring):
         for p in range(pes):
             start = max(broadcast, finish[p])
             ring[k % depth, p] = start
-            finish[p] = start + entries[p, col]
-    # A product cannot end before its last broadcast, even if that column is empty everywhere.
-    return max(finish.max(), broadcast + 1) if count else 0
+            finish[p] = start + max(entries[p, col], 1)
+    return finish.max() if count else 0
 
 
 @numba.njit(parallel=True, cache=True)
@@ -150,27 +152,26 @@ def eie_matvec_cycles_reference(entries, columns, depth):
     pes = len(entries)
     queues = [deque() for _ in range(pes)]
     remaining = [0] * pes
-    next_k, cycle, last_busy, last_broadcast = 0, 0, -1, -1
+    next_k, cycle, last_busy = 0, 0, -1
 
-    def pop_while_idle():
+    def pop_if_idle():
         for p in range(pes):
-            while remaining[p] == 0 and queues[p]:
-                remaining[p] = entries[p][queues[p].popleft()]
+            if remaining[p] == 0 and queues[p]:
+                remaining[p] = max(entries[p][queues[p].popleft()], 1)  # the pointer read
 
     while next_k < len(columns) or any(remaining) or any(queues):
-        pop_while_idle()  # pops free FIFO slots before this cycle's broadcast
+        pop_if_idle()  # pops free FIFO slots before this cycle's broadcast
         if next_k < len(columns) and all(len(queue) < depth for queue in queues):
             for queue in queues:
                 queue.append(columns[next_k])
             next_k += 1
-            last_broadcast = cycle
-            pop_while_idle()  # an idle PE with an empty FIFO takes the new activation at once
+            pop_if_idle()  # an idle PE with an empty FIFO takes the new activation at once
         for p in range(pes):
             if remaining[p]:
                 remaining[p] -= 1
                 last_busy = cycle
         cycle += 1
-    return max(last_busy, last_broadcast) + 1
+    return last_busy + 1
 
 
 def _reference_layer(weight2d, nonzero_padded, out_h, out_w, kernel, stride, dilation, params,
@@ -201,29 +202,37 @@ def _reference_layer(weight2d, nonzero_padded, out_h, out_w, kernel, stride, dil
             processed += sum(encoded[pe][j] for j in columns for pe in range(pes))
             read += sum(words[pe][j] for j in columns for pe in range(pes))
             broadcasts += len(columns)
-    stored = sum(map(sum, encoded))
-    return cycles, processed, read, broadcasts, stored
+    return cycles, processed, read, broadcasts, [sum(row) for row in encoded]
 
 
 # ---------------------------------------------------------------- layer counts
 
 
 def layer_counts(layer, sample, arch, macs_effective, reference=False):
+    """LayerCounts of one sample.
+
+    On-chip accesses: every SRAM word a column's entries touch in a PE is one sparse-matrix
+    read; every pop reads the start and end pointers (one access of each pointer bank); the
+    activation register files are read once per input by the leading-non-zero detector and
+    read and written once per entry (the 16-bit destination accumulator); every broadcast is
+    pushed into and popped from each PE's queue.
+    """
     params, bits, buffers = arch.eie, arch.arithmetic, arch.memory.buffers
     entry_bits = params.index_bits + params.codebook_bits
-    entries_per_word = max(1, buffers["sparse_matrix"].width_bits // entry_bits)
-    pointer_bits = buffers["pointers"].width_bits
+    entries_per_word = max(1, buffers["sparse_matrix"].bank_width_bits // entry_bits)
+    pointer_bits = buffers["pointers"].bank_width_bits
     weight, acts = as_conv(layer, sample)
     kernel = weight.shape[2:]
     out_h, out_w = layer.output_shape[1:] if layer.kind == "conv2d" else (1, 1)
     nonzero = padded_mask(layer, nonzero_mask(acts))
 
-    cycles = processed = read = broadcasts = stored_entries = pointer_words = 0
+    cycles = processed = read = broadcasts = stored_entries = 0
+    fullest_pe_entries = columns_per_pe = 0
     for filter_slice, channel_slice in group_slices(layer):
         weight2d = weight[filter_slice].reshape(filter_slice.stop - filter_slice.start, -1)
         group_nonzero = nonzero[channel_slice]
         if reference:
-            *result, group_entries = _reference_layer(
+            *result, per_pe = _reference_layer(
                 weight2d, group_nonzero, out_h, out_w, kernel, layer.stride, layer.dilation,
                 params, entries_per_word)
         else:
@@ -232,29 +241,31 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
             result = eie_layer_cycles(entries, words, group_nonzero, out_h, out_w, kernel[0],
                                       kernel[1], layer.stride[0], layer.stride[1],
                                       layer.dilation[0], layer.dilation[1], params.fifo_depth)
-            group_entries = int(entries.sum())
+            per_pe = entries.sum(axis=1)
         g_cycles, g_processed, g_read, g_broadcasts = (int(v) for v in result)
         cycles += g_cycles
         processed += g_processed
         read += g_read
         broadcasts += g_broadcasts
-        stored_entries += group_entries
-        pointer_words += params.pes * (weight2d.shape[1] + 1)
+        stored_entries += int(sum(per_pe))
+        fullest_pe_entries += int(max(per_pe))
+        columns_per_pe += weight2d.shape[1] + 1  # a start pointer per column and an end
 
     column_bits = max(1, int(np.ceil(np.log2(max(2, weight.shape[1] * kernel[0] * kernel[1])))))
     input_reads = out_h * out_w * weight.shape[1] * layer.groups * kernel[0] * kernel[1]
     actions = {
         "mac": processed,
         "mac_gated": 0,
-        "sram_read:sparse_matrix": read * buffers["sparse_matrix"].width_bits,
-        "sram_read:pointers": broadcasts * params.pes * 2 * pointer_bits,
-        # The detector scans every input; each entry reads and writes its accumulator.
-        "sram_read:activations": input_reads * bits.activation_bits + processed * bits.accumulator_bits,
-        "sram_write:activations": processed * bits.accumulator_bits,
+        "read:sparse_matrix": bank_accesses(arch, "sparse_matrix", read,
+                                            buffers["sparse_matrix"].bank_width_bits),
+        "read:pointers": bank_accesses(arch, "pointers", broadcasts * params.pes, 2 * pointer_bits),
+        "read:activations": bank_accesses(arch, "activations", input_reads, bits.activation_bits)
+        + bank_accesses(arch, "activations", processed, bits.accumulator_bits),
+        "write:activations": bank_accesses(arch, "activations", processed, bits.accumulator_bits),
         "rf": broadcasts * params.pes * 2 * (bits.activation_bits + column_bits),
         "codebook": processed,
     }
-    weight_bytes = ceil_div(stored_entries * entry_bits + pointer_words * pointer_bits, 8)
+    weight_bytes = ceil_div(stored_entries * entry_bits + params.pes * columns_per_pe * pointer_bits, 8)
     cycles_total = cycles + params.pipeline_depth
     return LayerCounts(
         cycles_compute=cycles_total,
@@ -265,7 +276,12 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
         actions=actions,
         tiles=[(weight_bytes, cycles_total)],
         lane_utilization=processed / (params.pes * cycles_total) if cycles_total else 0.0,
-        input_bytes=ceil_div(acts.size * bits.activation_bits, 8),
+        weight_footprint={"sparse_matrix": ceil_div(fullest_pe_entries * entry_bits, 8),
+                          "pointers": ceil_div(columns_per_pe * pointer_bits, 8)},
+        # Inputs and outputs are interleaved over the PEs' activation register files.
+        input_footprint={"activations": ceil_div(acts.size * bits.activation_bits, 8)},
+        output_footprint={"activations": ceil_div(int(np.prod(layer.output_shape))
+                                                  * bits.activation_bits, 8)},
     )
 
 

@@ -20,7 +20,8 @@ import numba
 import numpy as np
 
 from ..macs import nonzero_activations, padded_mask
-from .counts import LayerCounts, as_conv, ceil_div, group_slices
+from .counts import (LayerCounts, as_conv, bank_accesses, ceil_div, group_slices,
+                     output_positions)
 
 
 def brick_layout(channels, lanes, brick_size):
@@ -116,55 +117,82 @@ def tile_array_window_cycles_reference(nonzero_padded, out_h, out_w, kernel, str
 
 def tile_array_counts(layer, sample, arch, macs_effective, skip_zeros, threshold=0.0,
                       empty_cycles=0, sync_brick=False, offset_bits=0, reference=False):
-    """LayerCounts of one sample on a tile array described by arch.params."""
+    """LayerCounts of one sample on a tile array described by arch.params.
+
+    On-chip accesses (a modelling choice, as DaDianNao and Cnvlutin): each neuron a lane
+    applies in a tile reads that lane's row of Tm weights from the tile's synapse buffer;
+    the dense machine reads one brick of Tn neurons per cycle from the neuron memory, a
+    Cnvlutin lane reads each of its stored bricks once per tap (values and offsets); each
+    tile writes its Tm partial sums to its output buffer once per window; the layer's
+    outputs are written to the neuron memory (and, on Cnvlutin, their offsets) once.
+    """
     params, bits = arch.params, arch.arithmetic
     lanes, filters_per_pass = params.neuron_lanes, params.tiles * params.filter_lanes
     weight, acts = as_conv(layer, sample)
     kernel = weight.shape[2:]
     stride, dilation = layer.stride, layer.dilation
     out_h, out_w = layer.output_shape[1:] if layer.kind == "conv2d" else (1, 1)
-    nonzero = nonzero_activations(acts, threshold)
-    live_inputs = int(np.count_nonzero(nonzero))
-    nonzero = padded_mask(layer, nonzero)
+    nonzero = padded_mask(layer, nonzero_activations(acts, threshold))
     # Dense lanes walk their whole slice as one brick; Cnvlutin's bricks are 2**offset_bits.
     brick_size = 2 ** offset_bits if skip_zeros else ceil_div(weight.shape[1], lanes)
+    filter_bytes = ceil_div(int(np.prod(weight.shape[1:])) * bits.weight_bits, 8)
 
     cycles = ideal = busy = neurons = ops = 0
-    weight_bits_read = out_bits = 0
+    weight_reads = brick_reads = partial_sum_writes = fullest_tile_bytes = 0
     tiles = []
     for filter_slice, channel_slice in group_slices(layer):
         group_nonzero = nonzero[channel_slice]
+        starts, stops = brick_layout(group_nonzero.shape[0], lanes, brick_size)
         if reference:
             pass_cycles, pass_busy, pass_neurons = tile_array_window_cycles_reference(
                 group_nonzero, out_h, out_w, kernel, stride, dilation, lanes, brick_size,
                 skip_zeros, empty_cycles, sync_brick)
         else:
-            starts, stops = brick_layout(group_nonzero.shape[0], lanes, brick_size)
             nnz, length = brick_counts(group_nonzero, starts, stops)
             pass_cycles, pass_busy, pass_neurons = (int(v) for v in tile_array_window_cycles(
                 nnz, length, out_h, out_w, kernel[0], kernel[1], stride[0], stride[1],
                 dilation[0], dilation[1], skip_zeros, empty_cycles, sync_brick))
+        stored_bricks = int(np.count_nonzero(stops > starts))
         group_filters = filter_slice.stop - filter_slice.start
         for first in range(0, group_filters, filters_per_pass):
             pass_filters = min(filters_per_pass, group_filters - first)
+            tiles_used = ceil_div(pass_filters, params.filter_lanes)
             cycles += pass_cycles
             ideal += ceil_div(pass_neurons, lanes)
             busy += pass_busy
             neurons += pass_neurons
             ops += pass_neurons * pass_filters
-            weight_bits_read += pass_neurons * pass_filters * bits.weight_bits
-            out_bits += out_h * out_w * pass_filters * bits.accumulator_bits
-            weight_bytes = pass_filters * int(np.prod(weight.shape[1:])) * bits.weight_bits // 8
-            tiles.append((weight_bytes, pass_cycles))
+            weight_reads += pass_neurons * tiles_used
+            brick_reads += (out_h * out_w * kernel[0] * kernel[1] * stored_bricks if skip_zeros
+                            else pass_cycles)
+            partial_sum_writes += out_h * out_w * tiles_used
+            # Tile 0 holds the first Tm filters of every pass: the fullest tile.
+            fullest_tile_bytes += min(params.filter_lanes, pass_filters) * filter_bytes
+            tiles.append((pass_filters * filter_bytes, pass_cycles))
 
-    mac_units = filters_per_pass * lanes
+    outputs = int(np.prod(layer.output_shape))
+    output_writes = output_positions(layer) * ceil_div(layer.output_shape[0] * bits.activation_bits,
+                                                       arch.memory.buffers["activations"].bank_width_bits)
     actions = {
-        "sram_read:weights": weight_bits_read,
-        "sram_read:activations": neurons * bits.activation_bits,
-        "sram_write:outputs": out_bits,
+        "read:weights": bank_accesses(arch, "weights", weight_reads,
+                                      params.filter_lanes * bits.weight_bits),
+        "read:activations": bank_accesses(arch, "activations", brick_reads,
+                                          brick_size * bits.activation_bits if skip_zeros
+                                          else lanes * bits.activation_bits),
+        "write:outputs": bank_accesses(arch, "outputs", partial_sum_writes,
+                                       params.filter_lanes * bits.accumulator_bits),
+        "write:activations": output_writes,
     }
+    inputs = int(np.prod(layer.input_shape))
+    input_footprint = {"activations": ceil_div(inputs * bits.activation_bits, 8)}
+    output_footprint = {"activations": ceil_div(outputs * bits.activation_bits, 8)}
     if offset_bits:
-        actions["sram_read:offsets"] = neurons * offset_bits
+        actions["read:offsets"] = bank_accesses(arch, "offsets", brick_reads,
+                                                brick_size * offset_bits)
+        actions["write:offsets"] = output_writes
+        # ZFNAf keeps every brick at its full size: the offsets come on top of the values.
+        input_footprint["offsets"] = ceil_div(inputs * offset_bits, 8)
+        output_footprint["offsets"] = ceil_div(outputs * offset_bits, 8)
     if params.zero_gating:
         actions.update(mac=macs_effective, mac_gated=ops - macs_effective)
     else:
@@ -175,11 +203,11 @@ def tile_array_counts(layer, sample, arch, macs_effective, skip_zeros, threshold
         cycles_ideal=ideal,
         ops_executed=ops,
         macs_effective=macs_effective,
-        mac_units=mac_units,
+        mac_units=filters_per_pass * lanes,
         actions=actions,
         tiles=tiles,
         lane_utilization=busy / (lanes * cycles) if cycles else 0.0,
-        # Zero-free bricks move only their non-zeros, each with its offset.
-        input_bytes=ceil_div(live_inputs * (bits.activation_bits + offset_bits), 8) if skip_zeros
-        else ceil_div(acts.size * bits.activation_bits, 8),
+        weight_footprint={"weights": fullest_tile_bytes},
+        input_footprint=input_footprint,
+        output_footprint=output_footprint,
     )
