@@ -147,6 +147,21 @@ def test_eie_empty_column_costs_its_pointer_cycle_by_hand():
     assert counts("eie", arch, layer, reference=True).cycles_compute == 9
 
 
+def test_eie_fifo_depth_one_is_lockstep_by_hand():
+    # Two PEs (rows 0, 2, 4 and rows 1, 3, 5). Column 0: 3 entries on PE 0, 1 on PE 1;
+    # column 1: 1 and 3. An activation holds its slot until processed, so with depth 1 the
+    # second broadcast waits for both PEs to finish column 0: 3 + 3 = 6 cycles. With depth 2
+    # each PE works through its own queue: 3 + 1 = 1 + 3 = 4 cycles.
+    weight = np.zeros((6, 2), np.float32)
+    weight[[0, 2, 4, 1], 0] = 1
+    weight[[0, 1, 3, 5], 1] = 1
+    layer = Layer("fc", "linear", weight, np.ones((1, 2), np.float32))
+    for depth, expected in ((1, 6), (2, 4)):
+        arch = with_params("eie", pes=2, fifo_depth=depth, pipeline_depth=0)
+        assert counts("eie", arch, layer).cycles_compute == expected
+        assert counts("eie", arch, layer, reference=True).cycles_compute == expected
+
+
 @pytest.mark.parametrize("seed", range(5))
 def test_eie_one_pe_takes_max_entries_or_one_cycle_per_active_column(seed):
     rng = np.random.default_rng(seed)

@@ -8,17 +8,20 @@ packed back to back, so a column's entries may span SRAM words.
 
 Timing: a leading-non-zero detector broadcasts the next non-zero input
 activation to every PE's FIFO, at most one per cycle, and stalls while any
-FIFO is full. A PE pops an activation as soon as it is idle (in the cycle it
-arrives, if its FIFO was empty). Every pop needs the column's start and end
-pointers (one read of the even and the odd pointer bank, one cycle), so a PE
-takes at most one activation per cycle and a column with e stored entries in
-its rows costs it max(e, 1) cycles: an empty column is not free. For
+FIFO is full. "At any point in time each PE processes the activation at the
+head of its queue" (EIE, Sec. III): a PE starts the head as soon as it is
+idle (in the cycle it arrives, if its FIFO was empty). Starting it needs the
+column's start and end pointers (one read of the even and one of the odd
+pointer bank, one cycle), so a PE takes at most one activation per cycle and
+a column with e stored entries in its rows costs it max(e, 1) cycles: an
+empty column is not free.
+FIFO slot rule: a slot is taken in the cycle of the broadcast and freed in
+the cycle after the PE's last cycle on that activation (it sits at the head
+while it is processed); a broadcast may use a slot freed in its own cycle.
+With depth 1 the PEs therefore move in lockstep, one column at a time. For
 activation k, with broadcast cycle b_k:
     start[p, k] = max(b_k, finish[p, k-1]);  finish[p, k] = start[p, k] + max(entries[p, col_k], 1)
-    b_k = max(b_{k-1} + 1, max_p start[p, k - depth])
-FIFO slot rule: a slot is taken in the cycle of the broadcast and freed in the
-cycle its activation is popped; the broadcast of activation k may use a slot
-freed in the same cycle.
+    b_k = max(b_{k-1} + 1, max_p finish[p, k - depth])
 A matrix-vector product ends when the last PE finishes; `pipeline_depth`
 cycles (pointer read, matrix read, MAC, write-back, including the cycle from
 broadcast to pop) are added once per layer because successive products overlap
@@ -107,9 +110,8 @@ def _matvec_cycles(entries, columns, count, depth, finish, ring):
                 broadcast = max(broadcast, ring[k % depth, p])
         col = columns[k]
         for p in range(pes):
-            start = max(broadcast, finish[p])
-            ring[k % depth, p] = start
-            finish[p] = start + max(entries[p, col], 1)
+            finish[p] = max(broadcast, finish[p]) + max(entries[p, col], 1)
+            ring[k % depth, p] = finish[p]
     return finish.max() if count else 0
 
 
@@ -152,20 +154,26 @@ def eie_matvec_cycles_reference(entries, columns, depth):
     pes = len(entries)
     queues = [deque() for _ in range(pes)]
     remaining = [0] * pes
+    working = [False] * pes  # the head of the PE's queue is being processed
     next_k, cycle, last_busy = 0, 0, -1
 
-    def pop_if_idle():
+    def start_if_idle():
         for p in range(pes):
-            if remaining[p] == 0 and queues[p]:
-                remaining[p] = max(entries[p][queues[p].popleft()], 1)  # the pointer read
+            if not working[p] and queues[p]:
+                remaining[p] = max(entries[p][queues[p][0]], 1)  # the pointer read
+                working[p] = True
 
-    while next_k < len(columns) or any(remaining) or any(queues):
-        pop_if_idle()  # pops free FIFO slots before this cycle's broadcast
+    while next_k < len(columns) or any(queues):
+        for p in range(pes):
+            if working[p] and remaining[p] == 0:  # done with the head: its slot frees
+                queues[p].popleft()
+                working[p] = False
+        start_if_idle()
         if next_k < len(columns) and all(len(queue) < depth for queue in queues):
             for queue in queues:
                 queue.append(columns[next_k])
             next_k += 1
-            pop_if_idle()  # an idle PE with an empty FIFO takes the new activation at once
+            start_if_idle()  # an idle PE with an empty FIFO takes the new activation at once
         for p in range(pes):
             if remaining[p]:
                 remaining[p] -= 1
