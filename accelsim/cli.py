@@ -185,6 +185,27 @@ def cmd_demo(args):
           f"  {out / 'plots'}/         {len(plots)} figures (PNG and SVG)")
 
 
+def cmd_validate(args):
+    from .files import atomic_file
+    from .results import write_results
+    from .validate import format_table, run_validation, validation_figure
+
+    say = (lambda m: print(f"  {m} ...", file=sys.stderr)) if sys.stderr.isatty() else None
+    table, curves = run_validation(progress=say)
+    out = Path(args.out)
+    write_results(table, out / "validation.csv", {"command": " ".join(sys.argv)})
+    figure = validation_figure(table, curves)
+    for suffix in ("png", "svg"):
+        with atomic_file(out / f"validation.{suffix}") as handle:
+            figure.savefig(handle, format=suffix)
+    print(format_table(table))
+    failed = table[table["status"] == "FAIL"]
+    print(f"\n{(table['status'] == 'PASS').sum()} PASS, {len(failed)} FAIL "
+          f"({(table['status'] == 'bound').sum()} rows are bounds, not checks). "
+          f"Wrote {out}/validation.csv, .png and .svg")
+    return 1 if args.strict and len(failed) else 0
+
+
 def build_parser():
     from .synth import PATTERNS, PRESETS
     from .trace import DTYPES
@@ -345,6 +366,19 @@ accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786
     sweep.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     sweep.set_defaults(run=cmd_sweep)
 
+    validate = _add_command(
+        subparsers, "validate", "run the machine models on the published reference points and "
+        "print model against published, with the accepted range of each (PASS/FAIL)",
+        """
+accelsim validate --out results/validate
+accelsim validate --strict      # exit status 1 if any check is outside its range
+        """)
+    validate.add_argument("--out", default="results/validate",
+                          help="directory for validation.csv/.png/.svg (default results/validate)")
+    validate.add_argument("--strict", action="store_true",
+                          help="exit with status 1 when a check fails (default: report only)")
+    validate.set_defaults(run=cmd_validate)
+
     config = _add_command(
         subparsers, "config", "validate a machine config and print it resolved (defaults filled in)",
         """
@@ -358,7 +392,7 @@ accelsim config arch_configs/eie.yaml
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
-        args.run(args)
+        status = args.run(args)
     except AccelsimError as exc:
         print(f"accelsim {args.command}: error: {exc}", file=sys.stderr)
         return 2
@@ -368,7 +402,7 @@ def main(argv=None):
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
-    return 0
+    return status or 0
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from .errors import ConfigError
 from .schema import build, set_dotted, spec, to_plain
 
 MACHINES = ("dense", "cnvlutin", "eie")
+# The machine configs shipped with accelsim (arch_configs/ beside the package).
+BUNDLED_CONFIGS = Path(__file__).resolve().parents[1] / "arch_configs"
 OPS = ("int_add", "int_mult", "float_add", "float_mult", "rf_access", "dram_access")
 
 # Buffers each machine reads and writes; the config must size every one.

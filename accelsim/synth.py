@@ -5,7 +5,10 @@ trace is drawn from per-layer densities. The non-zeros are chosen exactly
 (the top-k of a random field), so realised densities match the request to
 one element. The field is white noise ("uniform") or noise smoothed with a
 box filter of `cluster_size` along every spatial/feature axis ("clustered"),
-which makes non-zeros bunch together as in real feature maps. Every array is
+which makes non-zeros bunch together, or, for "spatial", noise smoothed over
+the image plane only (conv activations; weights and linear inputs stay
+white): zeros bunch in space but channels stay independent, as in ReLU
+feature maps. Every array is
 drawn from its own seeded stream: the same seed gives the same bytes.
 """
 
@@ -18,7 +21,7 @@ from .errors import ConfigError
 from .schema import build, spec
 from .trace import Layer, Trace, check_layer_geometry
 
-PATTERNS = ("uniform", "clustered")
+PATTERNS = ("uniform", "clustered", "spatial")
 
 
 @dataclass(frozen=True)
@@ -63,16 +66,20 @@ def _box_blur(field, axis, width):
     return (upper - lower) / width
 
 
-def choose_nonzeros(rng, shape, density, pattern="uniform", cluster_size=4, per_row=False):
+def choose_nonzeros(rng, shape, density, pattern="uniform", cluster_size=4, per_row=False,
+                    smooth_axes=None):
     """Boolean mask of `shape` with exactly round(density * n) True entries.
 
     per_row=True draws each leading-axis slice (one sample) to the density on its own.
+    The clustered pattern smooths along `smooth_axes` (default: every axis but the sample's).
     """
     if pattern not in PATTERNS:
         raise ConfigError(f"pattern {pattern!r} is invalid: must be one of {', '.join(PATTERNS)}")
     field = rng.random(shape, dtype=np.float32)
-    if pattern == "clustered":
-        for axis in range(1 if per_row else 0, len(shape)):
+    if smooth_axes is None:
+        smooth_axes = range(1 if per_row else 0, len(shape))
+    if pattern != "uniform":
+        for axis in smooth_axes:
             for _ in range(2):  # two box passes: a smoother, roughly triangular kernel
                 field = _box_blur(field, axis, cluster_size)
         # Smoothing leaves ties rare but possible; a tiny jitter breaks them at random.
@@ -116,9 +123,13 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
     weight_rng = np.random.default_rng([seed, index, 0])
     act_rng = np.random.default_rng([seed, index, 1])
     fan_in = int(np.prod(weight_shape[1:]))
-    weight_mask = choose_nonzeros(weight_rng, weight_shape, s.weight_density, pattern, cluster_size)
-    act_mask = choose_nonzeros(act_rng, act_shape, s.activation_density, pattern, cluster_size,
-                               per_row=True)
+    spatial = pattern == "spatial"
+    weight_mask = choose_nonzeros(weight_rng, weight_shape, s.weight_density,
+                                  "uniform" if spatial else pattern, cluster_size)
+    act_mask = choose_nonzeros(act_rng, act_shape, s.activation_density,
+                               "uniform" if spatial and s.kind == "linear" else pattern,
+                               cluster_size, per_row=True,
+                               smooth_axes=(2, 3) if spatial and s.kind == "conv2d" else None)
     layer = Layer(
         name=s.name, kind=s.kind,
         weight=_values(weight_rng, weight_mask, 1.0 / np.sqrt(fan_in), False, dtype),
