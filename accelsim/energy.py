@@ -1,6 +1,6 @@
 """Prices counted actions, and the time a layer takes, with the config's energy figures.
 
-Rules (also stated in arch_configs/energy/horowitz45nm.yaml):
+Rules (also stated in arch_configs/energy/45nm.yaml):
 - Arithmetic: log-log interpolation in operand width between the nearest two
   table points of the same op; outside them, the slope of the nearest two
   (a single point scales linearly with width).

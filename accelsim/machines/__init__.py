@@ -4,7 +4,9 @@ A machine module provides:
   layer_counts(layer, sample, arch, macs_effective, reference=False) -> LayerCounts
       (reference=True runs the plain-Python twin of the Numba kernel)
   activation_threshold(arch) -> float   |a| <= threshold counts as zero
-  WEIGHT_BUFFERS                        names of the buffers that hold weights
+LayerCounts (counts.py) carries the cycles, the counted actions (bank accesses
+per buffer, MACs, ...) and the weight, input and output footprints per buffer
+from which memory.py allocates the network.
 To add a machine: copy eie.py (or dense.py), register it here and in
 config.MACHINES with its parameter section and required buffers.
 """
