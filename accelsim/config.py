@@ -1,7 +1,8 @@
 """Machine configs: the schema of arch_configs/*.yaml and `load_arch`.
 
-A config names its machine (`machine: dense | cnvlutin | eie`) and carries a
-section of the same name with that machine's parameters, plus arithmetic,
+A config names its machine (`machine:` a name registered in accelsim.machines)
+and carries a section of the same name with that machine's parameters (the
+dataclass of its registry entry), plus arithmetic,
 memory and energy sections shared by all machines. Nothing a kernel uses is
 hard-coded: every parameter comes from here. `energy` may be inline or the
 name of an energy-table YAML file next to the config (arch_configs/energy/).
@@ -17,19 +18,12 @@ import yaml
 
 from .energy import bank_figures, memory_table
 from .errors import ConfigError
+from .machines import MACHINES
 from .schema import build, set_dotted, spec, to_plain
 
-MACHINES = ("dense", "cnvlutin", "eie")
 # The machine configs shipped with accelsim (arch_configs/ beside the package).
 BUNDLED_CONFIGS = Path(__file__).resolve().parents[1] / "arch_configs"
 OPS = ("int_add", "int_mult", "float_add", "float_mult", "rf_access", "dram_access")
-
-# Buffers each machine reads and writes; the config must size every one.
-REQUIRED_BUFFERS = {
-    "dense": ("weights", "activations", "outputs"),
-    "cnvlutin": ("weights", "activations", "outputs", "offsets"),
-    "eie": ("sparse_matrix", "pointers", "activations"),
-}
 
 
 @dataclass(frozen=True)
@@ -39,36 +33,6 @@ class Arithmetic:
     accumulator_bits: int = spec(32, doc="bits of a partial sum", choices=(16, 24, 32, 48, 64))
     number_format: str = spec("fixed", doc="integer/fixed-point or floating-point MACs",
                               choices=("fixed", "float"))
-
-
-@dataclass(frozen=True)
-class TileArray:
-    """DaDianNao's organization: tiles x neuron lanes (Tn) x filter lanes (Tm)."""
-
-    tiles: int = spec(16, doc="tiles, each with its own filters", minimum=1)
-    neuron_lanes: int = spec(16, doc="Tn: input channels of one brick, one per lane", minimum=1)
-    filter_lanes: int = spec(16, doc="Tm: filters per tile applied to each brick", minimum=1)
-    zero_gating: bool = spec(False, doc="gate MAC energy when an operand is zero (saves no cycles)")
-
-
-@dataclass(frozen=True)
-class Cnvlutin(TileArray):
-    sync: str = spec("window", doc="where neuron lanes wait for each other",
-                     choices=("window", "brick"))
-    empty_brick_cycles: int = spec(1, doc="cycles a lane spends on a brick with no non-zero",
-                                   minimum=0, maximum=1)
-    activation_threshold: float = spec(0.0, doc="|a| <= threshold is treated as zero", minimum=0.0)
-    offset_bits: int = spec(4, doc="bits of a neuron's offset inside its brick (ZFNAf)", minimum=1)
-
-
-@dataclass(frozen=True)
-class Eie:
-    pes: int = spec(64, doc="processing elements; row r of W goes to PE r mod pes", minimum=1)
-    fifo_depth: int = spec(8, doc="activation queue entries per PE", minimum=1)
-    index_bits: int = spec(4, doc="bits of the relative row index; longer zero runs get padding",
-                           minimum=1, maximum=16)
-    codebook_bits: int = spec(4, doc="bits of a weight's codebook index", minimum=1, maximum=16)
-    pipeline_depth: int = spec(4, doc="cycles from a PE's last entry to its result", minimum=0)
 
 
 PER = ("chip", "tile", "pe")
@@ -142,21 +106,15 @@ class Energy:
 @dataclass(frozen=True)
 class ArchConfig:
     name: str = spec(doc="short name used in result tables")
-    machine: str = spec(doc="which machine model runs the trace", choices=MACHINES)
+    machine: str = spec(doc="which machine model runs the trace (a name in accelsim.machines)")
     clock_mhz: float = spec(doc="PE array clock in MHz", exclusive_minimum=0.0)
     memory: Memory = spec(doc="DRAM and on-chip buffers")
     energy: Energy = spec(doc="energy table (inline or the name of a YAML file)")
     static_power: StaticPower = spec(doc="logic static and clock power, priced over elapsed time")
     description: str = spec("", doc="free text")
     arithmetic: Arithmetic = spec(doc="bit widths", factory=Arithmetic)
-    dense: Optional[TileArray] = spec(None, doc="parameters of the dense machine")
-    cnvlutin: Optional[Cnvlutin] = spec(None, doc="parameters of the Cnvlutin machine")
-    eie: Optional[Eie] = spec(None, doc="parameters of the EIE machine")
-
-    @property
-    def params(self):
-        """The section of the machine this config describes."""
-        return getattr(self, self.machine)
+    # The section named after the machine, built from its registry entry's dataclass.
+    params: object = dataclasses.field(default=None, metadata={"internal": True})
 
     def instances(self, per):
         """How many of a per-chip, per-tile or per-PE part the machine has."""
@@ -166,17 +124,28 @@ class ArchConfig:
         return self.instances(self.memory.buffers[name].per)
 
     def to_dict(self):
-        return to_plain(self)
+        plain = to_plain(self)
+        params = plain.pop("params")
+        return {**plain, self.machine: params}
 
 
-def _check_machine_sections(config, where):
-    if config.params is None:
-        raise ConfigError(f"{where}machine is '{config.machine}' but section '{config.machine}' "
-                          f"is missing")
+def _machine_section(raw, where):
+    """(registry entry, parameters) of the machine `raw` names; removes its section from raw."""
+    name = raw.get("machine")
+    if name not in MACHINES:
+        raise ConfigError(f"{where}machine = {name!r} is invalid: must be one of "
+                          f"{', '.join(repr(m) for m in MACHINES)}")
     for other in MACHINES:
-        if other != config.machine and getattr(config, other) is not None:
-            raise ConfigError(f"{where}section '{other}' does not apply to machine "
-                              f"'{config.machine}'; remove it or set machine: {other}")
+        if other != name and other in raw:
+            raise ConfigError(f"{where}section '{other}' does not apply to machine '{name}'; "
+                              f"remove it or set machine: {other}")
+    if name not in raw:
+        raise ConfigError(f"{where}machine is '{name}' but section '{name}' is missing")
+    entry = MACHINES[name]
+    return entry, build(entry.params, raw.pop(name), where, prefix=f"{name}.")
+
+
+def _check_parts(config, entry, where):
     parts = {f"memory.buffers.{name}": b.per for name, b in config.memory.buffers.items()}
     parts["static_power"] = config.static_power.per
     for key, per in parts.items():
@@ -184,10 +153,10 @@ def _check_machine_sections(config, where):
         if unit and not hasattr(config.params, unit):
             raise ConfigError(f"{where}{key}.per = {per!r} is invalid: "
                               f"machine '{config.machine}' has no {unit}")
-    missing = [b for b in REQUIRED_BUFFERS[config.machine] if b not in config.memory.buffers]
+    missing = [b for b in entry.buffers if b not in config.memory.buffers]
     if missing:
         raise ConfigError(f"{where}memory.buffers lacks {', '.join(missing)}; machine "
-                          f"'{config.machine}' needs {', '.join(REQUIRED_BUFFERS[config.machine])}")
+                          f"'{config.machine}' needs {', '.join(entry.buffers)}")
 
 
 def _resolve_buffer_figures(config, table_path, where):
@@ -235,8 +204,12 @@ def arch_from_dict(raw, where="", base_dir=Path("."), overrides=None):
         energy_dir = energy_path.parent
     for key, value in (overrides or {}).items():
         set_dotted(raw, key, value, where)
-    config = build(ArchConfig, raw, where)
-    _check_machine_sections(config, where)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}the document must be a mapping of the keys "
+                          f"{', '.join(f.name for f in dataclasses.fields(ArchConfig))}")
+    entry, params = _machine_section(raw, where)
+    config = dataclasses.replace(build(ArchConfig, raw, where), params=params)
+    _check_parts(config, entry, where)
     return _resolve_buffer_figures(config, energy_dir / config.energy.memory_table, where)
 
 

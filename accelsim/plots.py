@@ -140,11 +140,13 @@ def speedup_and_saving(table):
 
 
 def machine_efficiency(table):
-    """EIE load efficiency and Cnvlutin lane utilization per layer and variant (if present)."""
-    panels = [(machine, column, label) for machine, column, label in (
-        ("eie", "load_efficiency", "EIE load efficiency (ideal / actual)"),
-        ("cnvlutin", "lane_utilization", "Cnvlutin lane utilization"))
-        if (table["machine"] == machine).any()]
+    """The per-layer fractions each machine in the table names in its registry entry
+    (EIE's load efficiency, Cnvlutin's lane utilization, ...), per variant."""
+    from .machines import MACHINES
+
+    panels = [(machine, column, label)
+              for machine in dict.fromkeys(table["machine"]) if machine in MACHINES
+              for column, label in MACHINES[machine].efficiency]
     if not panels:
         return None
     fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.8 * len(panels)), squeeze=False)

@@ -98,7 +98,7 @@ def build(cls, mapping, where="", prefix=""):
     if not isinstance(mapping, dict):
         raise ConfigError(f"{where}{prefix.rstrip('.') or 'the document'} must be "
                           f"{_type_name(cls)}, got {mapping!r}")
-    fields = {f.name: f for f in dataclasses.fields(cls)}
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     hints = typing.get_type_hints(cls)
     for key in mapping:
         if key not in fields:

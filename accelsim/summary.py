@@ -3,12 +3,15 @@
 From the TOTAL rows of a results table: MAC %, cycles, latency, energy, and
 the speedup and energy saving (both as "x times") of every variant over
   - the dense variant of the same model on the same machine, and
-  - the dense variant of the same model on the dense machine (machine == "dense").
+  - the dense variant of the same model on the reference machine (the registry entry
+    with reference=True: DaDianNao's dense tile array).
 Missing references give NaN rather than a guess.
 """
 
 import numpy as np
 import pandas as pd
+
+from .machines import MACHINES
 
 SUMMARY_COLUMNS = ["model", "arch", "machine", "variant", "mac_percent", "cycles_total",
                    "latency_us", "energy_uj", "speedup_vs_dense_model",
@@ -21,7 +24,8 @@ def summarize(table):
     totals["mac_percent"] = 100 * totals["macs_effective"] / totals["macs_dense"]
     totals["energy_uj"] = totals["energy_pj"] / 1e6
     dense_model = totals[totals["variant"] == "dense"].set_index(["model", "arch"])
-    dense_machine = totals[(totals["variant"] == "dense") & (totals["machine"] == "dense")]
+    reference = [name for name, machine in MACHINES.items() if machine.reference]
+    dense_machine = totals[(totals["variant"] == "dense") & totals["machine"].isin(reference)]
     dense_machine = dense_machine.drop_duplicates("model").set_index("model")
 
     def ratio(reference, key, column):

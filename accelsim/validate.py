@@ -74,7 +74,7 @@ def eie_checks(progress):
     alex7 = _layers(simulate(arch, suite)).loc["Alex-7"]
     power = onchip_power_w(alex7, arch)
     clock_w = arch.instances("pe") * EIE_PE_MW["clock network"] * 1e-3
-    published = arch.eie.pes * EIE_PE_MW["total"] * 1e-3
+    published = arch.params.pes * EIE_PE_MW["total"] * 1e-3
     rows = [
         Check("Alex-7 power without the clock network", "eie", power - clock_w,
               published - clock_w, 0.7 * (published - clock_w), 1.3 * (published - clock_w), "W",

@@ -11,7 +11,7 @@ CONFIGS = ROOT / "arch_configs"
 
 def test_shipped_configs_have_the_paper_parameters():
     eie = load_arch(CONFIGS / "eie.yaml")
-    assert (eie.machine, eie.clock_mhz, eie.eie.pes, eie.eie.fifo_depth, eie.eie.index_bits) == (
+    assert (eie.machine, eie.clock_mhz, eie.params.pes, eie.params.fifo_depth, eie.params.index_bits) == (
         "eie", 800, 64, 8, 4)
     sparse, pointers = eie.memory.buffers["sparse_matrix"], eie.memory.buffers["pointers"]
     assert (sparse.capacity_bytes, sparse.bank_width_bits) == (128 * 1024, 64)
@@ -53,7 +53,7 @@ BAD = [
     (lambda r: r["eie"].update(fifo_dept=8), r"unknown key 'eie.fifo_dept'; allowed keys here: .*fifo_depth"),
     (lambda r: r["eie"].update(pes=0), r"eie.pes = 0 is invalid: must be an integer >= 1"),
     (lambda r: r["eie"].update(pes="many"), r"eie.pes = 'many' is invalid: must be an integer"),
-    (lambda r: r.update(machine="scnn"), r"machine = 'scnn' is invalid: must be one of 'dense', 'cnvlutin', 'eie'"),
+    (lambda r: r.update(machine="scnn"), r"machine = 'scnn' is invalid: must be one of .*'cnvlutin'.*'dense'.*'eie'"),
     (lambda r: r.update(clock_mhz=-5), r"clock_mhz = -5.0 is invalid: must be a number > 0"),
     (lambda r: r.pop("eie"), r"section 'eie' is missing"),
     (lambda r: r.update(dense={"tiles": 4}), r"section 'dense' does not apply to machine 'eie'"),
@@ -94,7 +94,7 @@ def test_not_yaml_and_missing_file(tmp_path):
 
 
 def test_overrides_are_validated_too():
-    assert load_arch(CONFIGS / "eie.yaml", {"eie.pes": 4}).eie.pes == 4
+    assert load_arch(CONFIGS / "eie.yaml", {"eie.pes": 4}).params.pes == 4
     with pytest.raises(ConfigError, match="eie.fifo_depth = 0"):
         load_arch(CONFIGS / "eie.yaml", {"eie.fifo_depth": 0})
     with pytest.raises(ConfigError, match="'cnvlutin' is not a section"):

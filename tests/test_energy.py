@@ -99,7 +99,7 @@ def test_price_by_component(eie):
 def test_static_energy_is_leakage_and_logic_power_times_time(eie):
     arch = eie.arch
     buffers = arch.memory.buffers
-    leakage_mw = arch.eie.pes * (buffers["sparse_matrix"].leakage_mw
+    leakage_mw = arch.params.pes * (buffers["sparse_matrix"].leakage_mw
                                  + 2 * buffers["pointers"].leakage_mw)
     energy = eie.price({}, cycles=800)  # 1 µs at 800 MHz
     assert energy["leakage"] == pytest.approx(leakage_mw * 1e3)  # mW x µs = nJ

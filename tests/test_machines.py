@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from accelsim import Layer, Trace, load_arch
 from accelsim.machines import MACHINES
-from accelsim.machines.eie import encode_column, pe_entries
+from accelsim.machines.eie_kernels import encode_column, pe_entries
 from accelsim.macs import effective_macs
 from accelsim.simulator import simulate
 
@@ -20,7 +20,7 @@ ARCH = {name: load_arch(ROOT / "arch_configs" / f"{name}.yaml") for name in MACH
 
 def with_params(machine, **params):
     arch = ARCH[machine]
-    return dataclasses.replace(arch, **{machine: dataclasses.replace(arch.params, **params)})
+    return dataclasses.replace(arch, params=dataclasses.replace(arch.params, **params))
 
 
 def counts(machine, arch, layer, sample=0, reference=False):
@@ -182,7 +182,7 @@ def test_eie_load_efficiency_is_one_for_equal_work():
     acts = np.abs(rng.standard_normal((1, 50))).astype(np.float32)
     acts[0, ::3] = 0
     result = counts("eie", ARCH["eie"], Layer("fc", "linear", weight, acts))
-    assert result.cycles_compute - ARCH["eie"].eie.pipeline_depth == 3 * np.count_nonzero(acts)
+    assert result.cycles_compute - ARCH["eie"].params.pipeline_depth == 3 * np.count_nonzero(acts)
     assert result.cycles_ideal == result.cycles_compute
 
 

@@ -1,16 +1,35 @@
-"""Machine models, one module each.
+"""Machine models: one module each, found here by the MACHINE entry it defines.
 
-A machine module provides:
-  layer_counts(layer, sample, arch, macs_effective, reference=False) -> LayerCounts
-      (reference=True runs the plain-Python twin of the Numba kernel)
-  activation_threshold(arch) -> float   |a| <= threshold counts as zero
+A machine module defines MACHINE = base.Machine(...): its name, parameter
+dataclass, required buffers and `layer_counts`. Config validation, the
+simulator, summaries and plots read that entry and nothing else, so a new
+machine is one module here plus one YAML file in arch_configs/ (a module
+elsewhere joins with `register`). Numba kernels live in *_kernels modules,
+imported on first use, so that loading a config stays fast.
+
 LayerCounts (counts.py) carries the cycles, the counted actions (bank accesses
 per buffer, MACs, ...) and the weight, input and output footprints per buffer
 from which memory.py allocates the network.
-To add a machine: copy eie.py (or dense.py), register it here and in
-config.MACHINES with its parameter section and required buffers.
 """
 
-from . import cnvlutin, dense, eie
+import importlib
+import pkgutil
 
-MACHINES = {"dense": dense, "cnvlutin": cnvlutin, "eie": eie}
+from .base import Machine
+
+MACHINES = {}
+
+
+def register(machine):
+    """Add a Machine (from a module outside this package) to the registry."""
+    if not isinstance(machine, Machine):
+        raise TypeError(f"register() takes a Machine, got {type(machine).__name__}")
+    MACHINES[machine.name] = machine
+    return machine
+
+
+for _module in pkgutil.iter_modules(__path__):
+    if not _module.name.endswith("_kernels") and _module.name not in ("base", "counts"):
+        _entry = getattr(importlib.import_module(f"{__name__}.{_module.name}"), "MACHINE", None)
+        if _entry is not None:
+            register(_entry)

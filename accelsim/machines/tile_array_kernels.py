@@ -1,4 +1,5 @@
-"""DaDianNao's tile array, shared by the dense and Cnvlutin machines.
+"""DaDianNao's tile array, shared by the dense and Cnvlutin machines: its Numba kernel, the
+plain-Python reference of the same walk, and the counting around them.
 
 Organization: T tiles x Tm filter lanes x Tn neuron lanes. A pass applies one
 window's inputs to T*Tm filters of one group; a layer takes
