@@ -10,7 +10,8 @@ from tqdm import tqdm
 
 from .errors import AccelsimError
 
-DEFAULT_ARCHS = ["arch_configs/dense.yaml", "arch_configs/cnvlutin.yaml", "arch_configs/eie.yaml"]
+DEFAULT_ARCHS = ["arch_configs/dense.yaml", "arch_configs/cnvlutin.yaml", "arch_configs/eie.yaml",
+                 "arch_configs/systolic.yaml"]
 
 
 def _progress(description):

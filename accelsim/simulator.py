@@ -92,11 +92,13 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
         counts = [machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
                   for s in range(layer.samples)]
         simulated.append((layer, macs, counts))
-    # Storage formats here are dense or fixed-size, so footprints do not vary by sample.
+    # Compressed formats vary by sample: buffers are allocated for each layer's largest sample.
+    largest = [max(counts, key=lambda c: sum(c.input_footprint.values())
+                   + sum(c.output_footprint.values())) for _, _, counts in simulated]
     networks = ([[i] for i in range(len(simulated))] if trace.independent_layers
                 else [list(range(len(simulated)))])
     plans = [plan for network in networks
-             for plan in plan_network([simulated[i][2][0] for i in network], arch)]
+             for plan in plan_network([largest[i] for i in network], arch)]
 
     rows = []
     for sample in range(trace.samples):

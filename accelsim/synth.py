@@ -231,7 +231,79 @@ def _alexnet(variant):
                        layers=tuple(conv + fc))
 
 
+# SCNN paper, Figure 1: per-layer (input activation density, weight density).
+SCNN_ALEXNET = [(1.00, 0.85), (0.94, 0.38), (0.53, 0.35), (0.39, 0.37), (0.43, 0.37)]
+# GoogLeNet inception modules: name, [C, H, W], K, kernel, (IA, W) density.
+GOOGLENET_INCEPTION = [
+    ("3a/pool_proj", [192, 28, 28], 32, 1, (0.96, 0.46)),
+    ("3a/1x1", [192, 28, 28], 64, 1, (0.71, 0.38)),
+    ("3a/3x3_reduce", [192, 28, 28], 96, 1, (0.71, 0.41)),
+    ("3a/3x3", [96, 28, 28], 128, 3, (0.66, 0.45)),
+    ("3a/5x5_reduce", [192, 28, 28], 16, 1, (0.71, 0.36)),
+    ("3a/5x5", [16, 28, 28], 32, 5, (0.77, 0.34)),
+    ("5b/pool_proj", [832, 7, 7], 128, 1, (0.57, 0.31)),
+    ("5b/1x1", [832, 7, 7], 384, 1, (0.31, 0.32)),
+    ("5b/3x3_reduce", [832, 7, 7], 192, 1, (0.31, 0.33)),
+    ("5b/3x3", [192, 7, 7], 384, 3, (0.30, 0.37)),
+    ("5b/5x5_reduce", [832, 7, 7], 48, 1, (0.31, 0.33)),
+    ("5b/5x5", [48, 7, 7], 128, 5, (0.46, 0.35)),
+]
+# VGG-16 conv1_1..conv5_3 (3x3, padding 1): name, [C, H, W], K.
+VGG16_CONV = [("conv1_1", [3, 224, 224], 64), ("conv1_2", [64, 224, 224], 64),
+              ("conv2_1", [64, 112, 112], 128), ("conv2_2", [128, 112, 112], 128),
+              ("conv3_1", [128, 56, 56], 256), ("conv3_2", [256, 56, 56], 256),
+              ("conv3_3", [256, 56, 56], 256), ("conv4_1", [256, 28, 28], 512),
+              ("conv4_2", [512, 28, 28], 512), ("conv4_3", [512, 28, 28], 512),
+              ("conv5_1", [512, 14, 14], 512), ("conv5_2", [512, 14, 14], 512),
+              ("conv5_3", [512, 14, 14], 512)]
+SCNN_VGG16 = list(zip([1.00, .51, .90, .79, .81, .64, .69, .71, .50, .45, .39, .33, .31],
+                      [.57, .22, .34, .36, .53, .24, .42, .32, .27, .34, .35, .29, .36]))
+DENSITY_SWEEP = [round(0.1 * step, 1) for step in range(1, 11)]
+
+
+def _scnn_alexnet():
+    layers = [LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r,
+                        stride=st, padding=pad, groups=g, weight_density=wd,
+                        activation_density=ad)
+              for (name, shape, k, r, st, pad, g), (ad, wd) in zip(ALEXNET_CONV, SCNN_ALEXNET)]
+    return NetworkSpec(model="alexnet", variant="scnn-paper", dataset="imagenet (synthetic)",
+                       description="Caffe AlexNet conv1-5; densities: SCNN paper Figure 1",
+                       layers=tuple(layers))
+
+
+def _googlenet_inception():
+    layers = [LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r,
+                        padding=r // 2, weight_density=wd, activation_density=ad)
+              for name, shape, k, r, (ad, wd) in GOOGLENET_INCEPTION]
+    return NetworkSpec(model="googlenet", variant="scnn-paper", dataset="imagenet (synthetic)",
+                       description="GoogLeNet inception 3a and 5b; densities: SCNN paper "
+                                   "Figure 1", layers=tuple(layers), independent_layers=True)
+
+
+def _vgg16_scnn():
+    layers = [LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=3,
+                        padding=1, weight_density=wd, activation_density=ad)
+              for (name, shape, k), (ad, wd) in zip(VGG16_CONV, SCNN_VGG16)]
+    return NetworkSpec(model="vgg16", variant="scnn-paper", dataset="imagenet (synthetic)",
+                       description="VGG-16 conv1_1-conv5_3; densities: SCNN paper Figure 1",
+                       layers=tuple(layers))
+
+
+def _density_sweep():
+    layers = [LayerSpec(name=f"d{density:.1f}", kind="conv2d", input_shape=[96, 28, 28],
+                        filters=128, kernel=3, padding=1, weight_density=density,
+                        activation_density=density) for density in DENSITY_SWEEP]
+    return NetworkSpec(model="density-sweep", variant="synthetic", dataset="synthetic",
+                       description="GoogLeNet 3a/3x3 geometry; weight and activation density "
+                                   "swept together 0.1-1.0", layers=tuple(layers),
+                       independent_layers=True)
+
+
 PRESETS = {
+    "alexnet-scnn": _scnn_alexnet,
+    "googlenet-inception": _googlenet_inception,
+    "vgg16-scnn": _vgg16_scnn,
+    "density-sweep": _density_sweep,
     "eie-benchmarks": _eie_benchmarks,
     "alexnet-jp": lambda: _alexnet("jp"),
     "alexnet-wp": lambda: _alexnet("wp"),

@@ -177,7 +177,79 @@ def eyeriss_checks(progress):
     return rows, {}
 
 
-CHECKS = [eie_checks, dadiannao_checks, cnvlutin_checks, eyeriss_checks]
+def systolic_checks(progress):
+    """Compute cycles against SCALE-Sim's own, on the layers of its golden file (made by
+    benchmarks/scalesim_peer.py; absent from an installed package, then no row)."""
+    golden = BUNDLED_CONFIGS.parent / "tests" / "golden" / "scalesim_cycles.csv"
+    if not golden.is_file():
+        return [], {}
+    rows = pd.read_csv(golden)
+    equal = 0
+    for row in rows.itertuples():
+        layer = LayerSpec(name=row.layer, kind="conv2d", filters=row.filters,
+                          input_shape=[row.channels, row.ifmap_h, row.ifmap_w],
+                          kernel=row.filter_h, stride=row.stride, weight_density=1.0,
+                          activation_density=1.0)
+        trace = synthetic_trace(NetworkSpec(model="scalesim-peer", layers=[layer]))
+        ours = simulate(_arch("systolic", **{"systolic.dataflow": row.dataflow}), trace)
+        equal += int(ours.iloc[0]["cycles_compute"]) == row.scalesim_cycles
+    return [Check(f"compute cycles equal SCALE-Sim 3.0.0's ({len(rows)} layer x dataflow "
+                  f"cases)", "systolic", equal / len(rows), 1.0, 1.0, 1.0, "fraction",
+                  "every case equal", f"golden file {golden.name} from SCALE-Sim itself")], {}
+
+
+def _scnn_over_dcnn(trace, cycles="cycles_total"):
+    """Per layer and TOTAL: DCNN cycles / SCNN cycles and DCNN energy / SCNN energy."""
+    tables = {m: simulate(_arch(m), trace).set_index("layer") for m in ("scnn", "dcnn")}
+    return (tables["dcnn"][cycles] / tables["scnn"][cycles],
+            tables["dcnn"]["energy_pj"] / tables["scnn"]["energy_pj"])
+
+
+def scnn_checks(progress):
+    """SCNN against DCNN on the SCNN paper's networks (Figure 1 densities) and density sweep."""
+    speed, energy = [], []
+    for preset in ("alexnet-scnn", "googlenet-inception", "vgg16-scnn"):
+        progress(f"scnn {preset}")
+        layer_speed, layer_energy = _scnn_over_dcnn(synthetic_trace(preset_spec(preset)))
+        speed.append(layer_speed["TOTAL"])
+        energy.append(layer_energy["TOTAL"])
+    progress("scnn density sweep")
+    # The PE arrays' cycles, as the paper's sweep: each layer here also pays its own DRAM I/O.
+    sweep_speed, sweep_energy = _scnn_over_dcnn(synthetic_trace(preset_spec("density-sweep")),
+                                                "cycles_compute")
+    sweep_speed = sweep_speed.drop("TOTAL")
+    densities = np.array([float(name[1:]) for name in sweep_speed.index])
+    # Where SCNN's speedup falls through 1, interpolated linearly between sweep points.
+    above = np.flatnonzero(sweep_speed.to_numpy() >= 1.0)
+    last = above.max() if len(above) else 0
+    crossover = (densities[last] if last + 1 >= len(densities) else np.interp(
+        1.0, sweep_speed.to_numpy()[[last + 1, last]], densities[[last + 1, last]]))
+    note = "SCNN paper; networks: AlexNet conv1-5, GoogLeNet inception 3a and 5b, VGG-16 conv"
+    rows = [
+        Check("speed over DCNN, mean of AlexNet, GoogLeNet, VGG-16", "scnn",
+              float(np.mean(speed)), 2.7, 0.7 * 2.7, 1.3 * 2.7, "x", "±30 %",
+              f"{note}; per network " + ", ".join(f"{v:.2f}" for v in speed)),
+        Check("energy gain over DCNN, same mean", "scnn", float(np.mean(energy)), 2.3, 0.7 * 2.3,
+              1.3 * 2.3, "x", "±30 %", f"{note}; per network "
+              + ", ".join(f"{v:.2f}" for v in energy)),
+        Check("performance relative to DCNN at density 1.0/1.0", "scnn",
+              float(sweep_speed["d1.0"]), 0.79, 0.64, 0.94, "x", "±0.15",
+              "SCNN paper: about 79 % of DCNN (the PE arrays' cycles)"),
+        Check("energy relative to DCNN at density 1.0/1.0", "scnn",
+              float(1 / sweep_energy["d1.0"]), 1.33, 1.13, 1.53, "x", "±0.2",
+              "SCNN paper: 33 % more energy than DCNN"),
+        Check("density where SCNN stops being faster than DCNN", "scnn", float(crossover),
+              0.85, 0.75, 0.95, "", "±0.1", "SCNN paper: faster below about 0.85/0.85"),
+        Check("speed over DCNN at density 0.1/0.1", "scnn", float(sweep_speed["d0.1"]), 24.0,
+              0.7 * 24, 1.3 * 24, "x", "±30 %", "SCNN paper: 24x"),
+    ]
+    return rows, {"density": pd.DataFrame({"speedup": sweep_speed.to_numpy(),
+                                           "energy_gain": sweep_energy.drop("TOTAL").to_numpy()},
+                                          index=densities)}
+
+
+CHECKS = [eie_checks, dadiannao_checks, cnvlutin_checks, eyeriss_checks, systolic_checks,
+          scnn_checks]
 
 
 def run_validation(progress=None):
@@ -208,8 +280,8 @@ def validation_figure(table, curves):
     """Model / published per check with its accepted band; EIE's FIFO and scaling curves."""
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(11, 7.5), dpi=150, layout="constrained")
-    grid = figure.add_gridspec(2, 2, height_ratios=(1.25, 1))
+    figure = Figure(figsize=(13, 8.5), dpi=150, layout="constrained")
+    grid = figure.add_gridspec(2, 3, height_ratios=(1.4, 1))
     ratios = figure.add_subplot(grid[0, :])
     checked = table[(table["status"] != "bound") & (table["published"] > 0)].reset_index(drop=True)
     y = np.arange(len(checked))[::-1]
@@ -237,6 +309,19 @@ def validation_figure(table, curves):
         fifo.set_ylabel("load efficiency")
         fifo.set_title("EIE, 64 PEs (cf. EIE Fig. 8)", fontsize=10)
         fifo.legend(fontsize=6, ncol=2)
+    if "density" in curves:
+        sweep = figure.add_subplot(grid[1, 2])
+        for column, label in (("speedup", "speed"), ("energy_gain", "energy gain")):
+            sweep.plot(curves["density"].index, curves["density"][column], marker=".",
+                       label=f"SCNN {label} over DCNN")
+        sweep.axhline(1.0, color="black", linewidth=0.6)
+        sweep.axvline(0.85, color="grey", linestyle=":", linewidth=0.8,
+                      label="published crossover (0.85)")
+        sweep.set_yscale("log")
+        sweep.set_xlabel("weight and activation density")
+        sweep.set_ylabel("x over DCNN")
+        sweep.set_title("SCNN density sweep (cf. SCNN Fig. 10)", fontsize=10)
+        sweep.legend(fontsize=6)
     if "scaling" in curves:
         scaling = figure.add_subplot(grid[1, 1])
         for layer, values in curves["scaling"].iterrows():

@@ -53,7 +53,7 @@ BAD = [
     (lambda r: r["eie"].update(fifo_dept=8), r"unknown key 'eie.fifo_dept'; allowed keys here: .*fifo_depth"),
     (lambda r: r["eie"].update(pes=0), r"eie.pes = 0 is invalid: must be an integer >= 1"),
     (lambda r: r["eie"].update(pes="many"), r"eie.pes = 'many' is invalid: must be an integer"),
-    (lambda r: r.update(machine="scnn"), r"machine = 'scnn' is invalid: must be one of .*'cnvlutin'.*'dense'.*'eie'"),
+    (lambda r: r.update(machine="tpu"), r"machine = 'tpu' is invalid: must be one of .*'cnvlutin'.*'dense'.*'eie'"),
     (lambda r: r.update(clock_mhz=-5), r"clock_mhz = -5.0 is invalid: must be a number > 0"),
     (lambda r: r.pop("eie"), r"section 'eie' is missing"),
     (lambda r: r.update(dense={"tiles": 4}), r"section 'dense' does not apply to machine 'eie'"),

@@ -13,6 +13,8 @@ from accelsim.cli import main
 KNOWN_GAPS = {
     ("dense", "power at full load (45 nm)"),
     ("cnvlutin", "energy gain on the same layers"),
+    ("scnn", "speed over DCNN, mean of AlexNet, GoogLeNet, VGG-16"),
+    ("scnn", "performance relative to DCNN at density 1.0/1.0"),
 }
 
 
@@ -28,7 +30,8 @@ def test_every_check_is_reported_with_its_range_and_status(report):
     assert (out / "validation.png").stat().st_size > 10_000
     assert (out / "validation.svg").is_file()
     checks = table[table.status != "bound"]
-    assert len(checks) >= 10 and set(checks.machine) >= {"eie", "dense", "cnvlutin", "energy"}
+    assert len(checks) >= 17 and set(checks.machine) >= {"eie", "dense", "cnvlutin", "energy",
+                                                         "systolic", "scnn"}
     for row in checks.itertuples():
         assert math.isfinite(row.model) and row.tolerance
         assert row.status == ("PASS" if row.low <= row.model <= row.high else "FAIL")
@@ -47,6 +50,12 @@ def test_eie_matches_its_paper(report):
     # The independent part of the power check: within 30 % of 64 x 7.283 mW.
     assert eie.loc["Alex-7 power without the clock network", "model"] == pytest.approx(
         64 * (9.157 - 1.874) / 1000, rel=0.3)
+
+
+def test_systolic_equals_scalesim_on_every_golden_case(report):
+    _, table = report
+    (row,) = table[table.machine == "systolic"].itertuples()
+    assert row.status == "PASS" and row.model == 1.0
 
 
 def test_strict_exits_one_when_a_check_fails(monkeypatch, tmp_path, capsys):

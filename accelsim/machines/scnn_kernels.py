@@ -1,0 +1,294 @@
+"""Numba kernel of the SCNN model and its plain-Python reference (the model: scnn.py).
+
+Both take the same compressed streams, built by `weight_streams` and
+`activation_streams`. A strided layer is split into stride phases: the taps
+(r, s) whose products can land on an output for inputs of row phase
+y mod stride and column phase x mod stride form one phase class, and a PE
+only pairs a weight stream with the activation stream of the same class.
+Streams are kept per (output-channel group, input channel, class) for the
+weights of the Kc x R x S block and per (PE, input channel, class) for the
+activations of the PE's tile; an entry is an index into its coordinate
+arrays, or a placeholder (-1) standing for a run of 2**index_bits zeros.
+The kernel counts, per group and PE, the cycles of the Cartesian products
+(a step costs the largest number of products sent to one accumulator bank,
+at least one), the multiplications, the products that land on an output,
+and the distinct halo outputs; the reference does the same with Python sets
+and dicts.
+"""
+
+import numba
+import numpy as np
+
+
+def _stream(mask, index_bits):
+    """Positions of the non-zeros of a flat mask, with -1 placeholders for long zero runs."""
+    positions = np.flatnonzero(mask)
+    gaps = np.diff(positions, prepend=-1) - 1
+    placeholders = gaps >> index_bits
+    out = np.full(len(positions) + int(placeholders.sum()), -1, np.int64)
+    # Each non-zero lands after the placeholders that precede it.
+    out[np.arange(len(positions)) + np.cumsum(placeholders)] = positions
+    return out
+
+
+def _csr(pieces):
+    starts = np.zeros(len(pieces) + 1, np.int64)
+    starts[1:] = np.cumsum([len(p) for p in pieces])
+    return starts, (np.concatenate(pieces) if pieces else np.zeros(0, np.int64))
+
+
+def phase_of_tap(tap, dilation, padding, stride):
+    """The input phase (index mod stride) whose products with this tap land on outputs."""
+    return (tap * dilation - padding) % stride
+
+
+def weight_streams_reference(weight_mask, kc, index_bits, stride, padding, dilation):
+    """Streams over (group, channel, class), one by one: the block's weights tap by tap, the
+    group's filters of a tap together; entries are flat indices into (Kc_local, R, S)."""
+    filters, channels, kernel_r, kernel_s = weight_mask.shape
+    classes = stride[0] * stride[1]
+    tap_class = (phase_of_tap(np.arange(kernel_r), dilation[0], padding[0], stride[0])[:, None]
+                 * stride[1]
+                 + phase_of_tap(np.arange(kernel_s), dilation[1], padding[1], stride[1])[None, :])
+    pieces = []
+    for g in range(-(-filters // kc)):
+        block = weight_mask[g * kc:(g + 1) * kc]
+        k_here = block.shape[0]
+        for c in range(channels):
+            for cls in range(classes):
+                # (R, S, k) order; other classes' taps read as zeros.
+                in_class = block[:, c] & (tap_class == cls)[None]
+                stream = _stream(in_class.transpose(1, 2, 0).reshape(-1), index_bits)
+                tap, k = np.divmod(np.maximum(stream, 0), k_here)
+                pieces.append(np.where(stream >= 0, k * kernel_r * kernel_s + tap, -1))
+    return (*_csr(pieces), classes)
+
+
+def tile_bounds(extent, tiles):
+    """[start, stop) of each of `tiles` equal tiles of ceil(extent / tiles) (trailing ones may be
+    empty)."""
+    size = -(-extent // tiles)
+    starts = np.minimum(np.arange(tiles) * size, extent)
+    return starts, np.minimum(starts + size, extent)
+
+
+def activation_streams_reference(act_mask, pe_rows, pe_cols, index_bits, stride):
+    """Streams over (PE, channel, class) of the tile's non-zeros as flat y * W + x, one by one."""
+    channels, height, width = act_mask.shape
+    classes = stride[0] * stride[1]
+    row_start, row_stop = tile_bounds(height, pe_rows)
+    col_start, col_stop = tile_bounds(width, pe_cols)
+    pixel_class = ((np.arange(height) % stride[0])[:, None] * stride[1]
+                   + (np.arange(width) % stride[1])[None, :])
+    pieces = []
+    for i in range(pe_rows):
+        for j in range(pe_cols):
+            rows, cols = slice(row_start[i], row_stop[i]), slice(col_start[j], col_stop[j])
+            flat = (np.arange(height)[rows, None] * width + np.arange(width)[None, cols]).reshape(-1)
+            tile = act_mask[:, rows, cols].reshape(channels, -1)
+            tile_class = pixel_class[rows, cols].reshape(-1)
+            for c in range(channels):
+                for cls in range(classes):
+                    stream = _stream(tile[c] & (tile_class == cls), index_bits)
+                    pieces.append(np.where(stream >= 0, flat[np.maximum(stream, 0)], -1)
+                                  if len(flat) else stream)
+    return _csr(pieces)
+
+
+def _segmented_streams(segment, position, value, segments, index_bits):
+    """All streams at once: entries `value`, in `position` order within each `segment`, with a
+    placeholder (-1) per 2**index_bits zeros before an entry. Returns (starts, entries)."""
+    order = np.lexsort((position, segment))
+    segment, position, value = segment[order], position[order], value[order]
+    first = np.ones(len(segment), bool)
+    first[1:] = segment[1:] != segment[:-1]
+    previous = np.where(first, -1, np.concatenate([[-1], position[:-1]]))
+    placeholders = (position - previous - 1) >> index_bits
+    sizes = np.bincount(segment, weights=placeholders + 1, minlength=segments).astype(np.int64)
+    starts = np.zeros(segments + 1, np.int64)
+    starts[1:] = np.cumsum(sizes)
+    # Entry i sits after every entry and placeholder before it in its segment.
+    within = np.cumsum(placeholders + 1) - 1
+    segment_base = np.concatenate([[0], np.cumsum(placeholders + 1)])[:-1]
+    offset = within - np.maximum.accumulate(np.where(first, segment_base, 0))
+    entries = np.full(starts[-1], -1, np.int64)
+    entries[starts[segment] + offset] = value
+    return starts, entries
+
+
+def weight_streams(weight_mask, kc, index_bits, stride, padding, dilation):
+    """weight_streams_reference, vectorised: (starts, entries, classes)."""
+    filters, channels, kernel_r, kernel_s = weight_mask.shape
+    classes = stride[0] * stride[1]
+    k, c, r, s = np.nonzero(weight_mask)
+    cls = (phase_of_tap(r, dilation[0], padding[0], stride[0]) * stride[1]
+           + phase_of_tap(s, dilation[1], padding[1], stride[1]))
+    k_here = np.minimum(kc, filters - k // kc * kc)
+    tap = r * kernel_s + s
+    position = tap * k_here + k % kc
+    segment = ((k // kc) * channels + c) * classes + cls
+    groups = -(-filters // kc)
+    return (*_segmented_streams(segment, position, (k % kc) * kernel_r * kernel_s + tap,
+                                groups * channels * classes, index_bits), classes)
+
+
+def activation_streams(act_mask, pe_rows, pe_cols, index_bits, stride):
+    """activation_streams_reference, vectorised: (starts, entries)."""
+    channels, height, width = act_mask.shape
+    classes = stride[0] * stride[1]
+    tile_h, tile_w = -(-height // pe_rows), -(-width // pe_cols)
+    c, y, x = np.nonzero(act_mask)
+    pe_row, pe_col = y // tile_h, x // tile_w
+    tile_width = np.minimum(tile_w, width - pe_col * tile_w)
+    position = (y - pe_row * tile_h) * tile_width + (x - pe_col * tile_w)
+    segment = (((pe_row * pe_cols + pe_col) * channels + c) * classes
+               + (y % stride[0]) * stride[1] + x % stride[1])
+    return _segmented_streams(segment, position, y * width + x,
+                              pe_rows * pe_cols * channels * classes, index_bits)
+
+
+def output_owner(out_extent, stride, in_extent, tile_size):
+    """PE row (or column) owning each output row (or column): the tile holding input
+    min(o * stride, in_extent - 1)."""
+    return np.minimum(np.arange(out_extent) * stride, in_extent - 1) // tile_size
+
+
+def owned_ranges(owner, pes):
+    """(pes, 2) [first, last + 1) of the outputs each PE row (or column) owns; owners ascend."""
+    ranks = np.arange(pes)
+    return np.stack([np.searchsorted(owner, ranks, "left"),
+                     np.searchsorted(owner, ranks, "right")], axis=1).astype(np.int64)
+
+
+@numba.njit(parallel=True, cache=True)
+def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, classes, groups,
+                      kc, filters, out_h, out_w, stride_h, stride_w, own_rows, own_cols,
+                      halo_h, halo_w, vec_f, vec_i, banks):
+    """Per (group, PE): cycles, multiplications, products on an output, distinct halo outputs.
+
+    w_k/w_dy/w_dx: per weight entry its filter in the group and the offsets (padding - tap *
+    dilation) that turn an input coordinate into stride x output coordinate; -1 filter for a
+    placeholder. a_y/a_x: per activation entry its input coordinate, -1 for a placeholder.
+    own_rows/own_cols: per PE row and column, the [first, last + 1) output rows and columns
+    it owns, widened by halo_h rows and halo_w columns on each side for its accumulators. A
+    product's bank is (k + F * (local column + I * local row)) mod banks.
+    """
+    pe_cols = own_cols.shape[0]
+    pes = (a_starts.shape[0] - 1) // (channels * classes)
+    cycles = np.zeros((groups, pes), np.int64)
+    mults = np.zeros((groups, pes), np.int64)
+    valid = np.zeros((groups, pes), np.int64)
+    halo = np.zeros((groups, pes), np.int64)
+    for job in numba.prange(groups * pes):
+        g, pe = job // pes, job % pes
+        row_lo, row_hi = own_rows[pe // pe_cols, 0], own_rows[pe // pe_cols, 1]
+        col_lo, col_hi = own_cols[pe % pe_cols, 0], own_cols[pe % pe_cols, 1]
+        k_here = min(kc, filters - g * kc)
+        acc_row0, acc_col0 = row_lo - halo_h, col_lo - halo_w
+        seen = np.zeros(k_here * out_h * out_w, np.bool_)
+        bank_count = np.zeros(banks, np.int64)
+        bank_stamp = np.full(banks, -1, np.int64)  # the step a bank's count belongs to
+        step_id = 0
+        # A power-of-two bank count selects by mask; a general one by remainder.
+        bank_mask = banks - 1 if banks & (banks - 1) == 0 else -1
+        n_cycles = n_mults = n_valid = n_halo = 0  # locals: no shared writes in the loop
+        for c in range(channels):
+            for cls in range(classes):
+                w_row = (g * channels + c) * classes + cls
+                a_row = (pe * channels + c) * classes + cls
+                ws, we = w_starts[w_row], w_starts[w_row + 1]
+                a0, a1 = a_starts[a_row], a_starts[a_row + 1]
+                if ws == we or a0 == a1:
+                    continue
+                for wv in range(ws, we, vec_f):
+                    w_end = min(wv + vec_f, we)
+                    for av in range(a0, a1, vec_i):
+                        a_end = min(av + vec_i, a1)
+                        step_id += 1
+                        step = 1
+                        for wi in range(wv, w_end):
+                            k = w_k[wi]
+                            if k < 0:
+                                continue
+                            dy, dx = w_dy[wi], w_dx[wi]
+                            for ai in range(av, a_end):
+                                y = a_y[ai]
+                                if y < 0:
+                                    continue
+                                n_mults += 1
+                                ny = y + dy
+                                nx = a_x[ai] + dx
+                                if ny < 0 or nx < 0:
+                                    continue
+                                oy = ny if stride_h == 1 else ny // stride_h
+                                ox = nx if stride_w == 1 else nx // stride_w
+                                if oy >= out_h or ox >= out_w:
+                                    continue
+                                n_valid += 1
+                                out = (k * out_h + oy) * out_w + ox
+                                slot = k + vec_f * (ox - acc_col0 + vec_i * (oy - acc_row0))
+                                bank = slot & bank_mask if bank_mask >= 0 else slot % banks
+                                if bank_stamp[bank] != step_id:
+                                    bank_stamp[bank] = step_id
+                                    bank_count[bank] = 1
+                                else:
+                                    bank_count[bank] += 1
+                                    if bank_count[bank] > step:
+                                        step = bank_count[bank]
+                                if (oy < row_lo or oy >= row_hi or ox < col_lo or ox >= col_hi) \
+                                        and not seen[out]:
+                                    seen[out] = True
+                                    n_halo += 1
+                        n_cycles += step
+        cycles[g, pe], mults[g, pe], valid[g, pe], halo[g, pe] = n_cycles, n_mults, n_valid, n_halo
+    return cycles, mults, valid, halo
+
+
+def scnn_group_cycles_reference(w_starts, w_entries, a_starts, a_entries, channels, classes,
+                                groups, kc, filters, kernel, width, out_shape, stride, padding,
+                                dilation, owner_row, owner_col, pe_cols, halo_extent, vec_f,
+                                vec_i, banks):
+    """Plain-Python twin of scnn_group_cycles, from the raw stream entries, with sets and dicts."""
+    pes = (len(a_starts) - 1) // (channels * classes)
+    shape = (groups, pes)
+    cycles, mults, valid, halo = (np.zeros(shape, np.int64) for _ in range(4))
+    for g in range(groups):
+        block = (min(kc, filters - g * kc), *kernel)
+        for pe in range(pes):
+            halo_outputs = set()
+            # Owners ascend, so a PE's outputs start after every output of the PEs before it.
+            first = (sum(1 for o in owner_row if o < pe // pe_cols),
+                     sum(1 for o in owner_col if o < pe % pe_cols))
+            origin = (first[0] - halo_extent[0], first[1] - halo_extent[1])
+            for c in range(channels):
+                for cls in range(classes):
+                    w_row = (g * channels + c) * classes + cls
+                    a_row = (pe * channels + c) * classes + cls
+                    weights = list(w_entries[w_starts[w_row]:w_starts[w_row + 1]])
+                    acts = list(a_entries[a_starts[a_row]:a_starts[a_row + 1]])
+                    for wv in range(0, len(weights), vec_f):
+                        for av in range(0, len(acts), vec_i):
+                            per_bank = {}
+                            for w in weights[wv:wv + vec_f]:
+                                for a in acts[av:av + vec_i]:
+                                    if w < 0 or a < 0:
+                                        continue
+                                    mults[g, pe] += 1
+                                    k, r, s = np.unravel_index(w, block)
+                                    y, x = divmod(a, width)
+                                    ny = y + padding[0] - r * dilation[0]
+                                    nx = x + padding[1] - s * dilation[1]
+                                    assert ny % stride[0] == 0 and nx % stride[1] == 0
+                                    oy, ox = ny // stride[0], nx // stride[1]
+                                    if not (0 <= oy < out_shape[0] and 0 <= ox < out_shape[1]):
+                                        continue
+                                    valid[g, pe] += 1
+                                    out = (k * out_shape[0] + oy) * out_shape[1] + ox
+                                    local_row, local_col = oy - origin[0], ox - origin[1]
+                                    bank = (k + vec_f * (local_col + vec_i * local_row)) % banks
+                                    per_bank[bank] = per_bank.get(bank, 0) + 1
+                                    if owner_row[oy] * pe_cols + owner_col[ox] != pe:
+                                        halo_outputs.add(out)
+                            cycles[g, pe] += max(per_bank.values(), default=1)
+            halo[g, pe] = len(halo_outputs)
+    return cycles, mults, valid, halo
