@@ -75,3 +75,30 @@ def test_presets_have_the_paper_geometry():
             assert abs(100 * macs.weight_density - wd) < 0.5, layer.name
         if layer.activations.size >= 100_000:
             assert abs(100 * macs.activation_density[0] - ad) < 0.5, layer.name
+
+
+def test_spatial_pattern_clusters_in_the_plane_not_across_channels():
+    rng = np.random.default_rng(0)
+    spatial = choose_nonzeros(rng, (1, 64, 24, 24), 0.5, "spatial", 4, per_row=True,
+                              smooth_axes=(2, 3))[0]
+    # Neighbours in the plane agree more often than neighbours across channels.
+    along_plane = (spatial[:, 1:, :] == spatial[:, :-1, :]).mean()
+    across_channels = (spatial[1:] == spatial[:-1]).mean()
+    assert along_plane > 0.6 and abs(across_channels - 0.5) < 0.05
+
+
+@pytest.mark.parametrize("preset,count", [("alexnet-scnn", 5), ("googlenet-inception", 12),
+                                          ("vgg16-scnn", 13), ("density-sweep", 10)])
+def test_scnn_paper_presets_have_figure_1_densities(preset, count):
+    spec = preset_spec(preset)
+    trace = synthetic_trace(spec, seed=0)
+    assert len(trace.layers) == count
+    assert trace.independent_layers == (preset in ("googlenet-inception", "density-sweep"))
+    for layer, layer_spec in zip(trace.layers, spec.layers):
+        assert abs(np.count_nonzero(layer.weight) / layer.weight.size
+                   - layer_spec.weight_density) < 0.005
+        acts = np.asarray(layer.activations)
+        assert abs(np.count_nonzero(acts) / acts.size - layer_spec.activation_density) < 0.005
+    if preset == "googlenet-inception":
+        (layer,) = [l for l in trace.layers if l.name == "5b/5x5"]
+        assert layer.weight.shape == (128, 48, 5, 5) and layer.output_shape == (128, 7, 7)

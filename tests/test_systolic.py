@@ -74,6 +74,20 @@ def test_zeros_cost_no_cycles_but_gate_energy():
     assert b.energy_mac_pj < 0.5 * a.energy_mac_pj
 
 
+@pytest.mark.parametrize("dataflow", ["os", "ws", "is"])
+def test_edge_words_follow_the_array_shape(dataflow):
+    # 64 filters over 256 pixels: a 32 x 64 array moves the same words as a 32 x 32 one, in
+    # half the folds, so it touches the same number of 512-bit banks.
+    layer = random_conv_layer(np.random.default_rng(0), samples=1, channels=16, filters=64,
+                              size=16, kernel=3)
+    machine = MACHINES["systolic"]
+    eff = int(effective_macs(layer)[0])
+    square = machine.layer_counts(layer, 0, arch(dataflow), eff).actions
+    wide = machine.layer_counts(layer, 0, arch(dataflow, **{"systolic.cols": 64}), eff).actions
+    preloaded = {"os": "read:filter", "ws": "read:filter", "is": "read:ifmap"}[dataflow]
+    assert wide[preloaded] == square[preloaded] > 0
+
+
 def _golden_rows():
     with open(GOLDEN) as handle:
         return list(csv.DictReader(handle))

@@ -14,17 +14,22 @@ to one bank (at least one). All PEs meet at a barrier after each group.
 Compressed streams carry a 4-bit zero-run index per entry; a run of more
 than 15 zeros needs a placeholder entry, which takes a vector slot (a
 multiplier does nothing with it). FC layers run at a quarter of peak: each
-PE completes F useful products per cycle, the work spread evenly.
+PE completes fc_products_per_cycle (4, a quarter of F x I = 16) useful
+products per cycle, the work spread evenly over the PEs (placeholders and
+imbalance not counted there).
 
 Choices the paper leaves open, stated:
-- Kc (config scnn.kc = 0): the largest Kc whose output tile plus halo fits
-  one accumulator buffer (A banks x accumulator_entries), at most K_g; the
-  paper's example uses Kc = 8; a fixed value can be set. The halo is
-  ceil((R - 1) * dilation / stride) outputs on each side.
+- A PE's accumulators cover the outputs it owns and every output its
+  inputs' products can reach (its halo), along each axis.
+- Kc (config scnn.kc = 0): the largest Kc for which the widest such window
+  fits one accumulator buffer (A banks x accumulator_entries), at most K_g;
+  the paper's example uses Kc = 8; a fixed value can be set.
 - Order inside a compressed Kc x R x S block: tap by tap, the Kc filters of
-  a tap together (k fastest), so the products of one step never share an
-  output (the paper's loop nest puts Kc outside R and S for its dense walk
-  and leaves the packing of sparse vectors open).
+  a tap together (k fastest), so the products of one step share an output
+  only when Kc < F or a sparse vector spans taps (the paper's loop nest puts
+  Kc outside R and S for its dense walk and leaves the packing of sparse
+  vectors open). A strided layer's phase classes are stored apart, so only a
+  class's own zeros make its zero runs.
 - Strides: a strided layer is split into stride x stride phase classes:
   the taps whose products land on outputs for inputs of one row and column
   phase are streamed against that phase's activations only, so no product
@@ -35,7 +40,7 @@ Choices the paper leaves open, stated:
   (min(oy*stride, H-1), min(ox*stride, W-1)); a product for another PE's
   output is a halo: it is accumulated locally and sent at the group's end.
 - Bank of a product: (k + F * (x + I * y)) mod A, with (x, y) the output's
-  place in the PE's accumulators (its outputs widened by the halo): F
+  place in the PE's accumulator window: F
   consecutive filters times I consecutive inputs of a row land on F x I
   different banks (A = 2 F I in the paper), irregular sparse vectors can
   still collide. A global or filter-major address would make the F filters
@@ -55,6 +60,14 @@ from ..macs import nonzero_activations, nonzero_mask
 from ..schema import spec
 from .base import Machine
 from .counts import LayerCounts, bank_accesses, ceil_div, group_slices
+
+
+def tile_bounds(extent, tiles):
+    """[start, stop) of each of `tiles` equal tiles of ceil(extent / tiles) (trailing ones may be
+    empty)."""
+    size = -(-extent // tiles)
+    starts = np.minimum(np.arange(tiles) * size, extent)
+    return starts, np.minimum(starts + size, extent)
 
 ENTRY_BITS_INDEX = 4
 
@@ -82,19 +95,30 @@ class ScnnParams:
         return self.pe_rows * self.pe_cols
 
 
-def halo_extent(kernel, stride, dilation):
-    """Output rows and columns a PE's products can reach beyond its own, on each side."""
-    return tuple(ceil_div((k - 1) * d, s) for k, s, d in zip(kernel, stride, dilation))
+def accumulator_windows(owner, out_extent, in_extent, pes, kernel, stride, padding, dilation):
+    """(pes, 2) [first, last + 1) outputs along one axis each PE row (or column) accumulates:
+    those it owns and every output its inputs' products can reach."""
+    windows = np.zeros((pes, 2), np.int64)
+    starts, stops = tile_bounds(in_extent, pes)
+    for pe in range(pes):
+        owned = np.flatnonzero(owner == pe)
+        lo, hi = (owned[0], owned[-1] + 1) if len(owned) else (out_extent, 0)
+        if stops[pe] > starts[pe]:
+            reach_lo = max(0, ceil_div(starts[pe] + padding - (kernel - 1) * dilation, stride))
+            reach_hi = min(out_extent - 1, (stops[pe] - 1 + padding) // stride)
+            lo, hi = min(lo, reach_lo), max(hi, reach_hi + 1)
+        windows[pe] = (lo, hi) if hi > lo else (min(lo, out_extent), min(lo, out_extent))
+    return windows
 
 
-def choose_kc(params, filters, out_shape, halo, pe_rows, pe_cols):
-    """Output channels per group: the largest whose tile plus halo fits one accumulator buffer."""
+def choose_kc(params, filters, rows, cols):
+    """Output channels per group: the largest whose accumulator window (every PE's, widest
+    along each axis) fits one accumulator buffer."""
     if params.kc:
         return min(params.kc, filters)
-    window = [ceil_div(extent, pes) + 2 * h
-              for extent, pes, h in zip(out_shape, (pe_rows, pe_cols), halo)]
+    area = max(1, int(np.diff(rows).max()) * int(np.diff(cols).max()))
     room = params.accumulator_banks * params.accumulator_entries
-    return int(min(filters, max(1, room // (window[0] * window[1]))))
+    return int(min(filters, max(1, room // area)))
 
 
 def _conv_counts(layer, weight, nonzero, arch, reference):
@@ -108,12 +132,15 @@ def _conv_counts(layer, weight, nonzero, arch, reference):
     tile_h, tile_w = ceil_div(height, p.pe_rows), ceil_div(width, p.pe_cols)
     owner_row = kernels.output_owner(out_h, stride[0], height, tile_h)
     owner_col = kernels.output_owner(out_w, stride[1], width, tile_w)
+    acc_rows = accumulator_windows(owner_row, out_h, height, p.pe_rows, kernel[0], stride[0],
+                                   layer.padding[0], layer.dilation[0])
+    acc_cols = accumulator_windows(owner_col, out_w, width, p.pe_cols, kernel[1], stride[1],
+                                   layer.padding[1], layer.dilation[1])
     for filter_slice, channel_slice in group_slices(layer):
         w_mask = nonzero_mask(weight[filter_slice])
         a_mask = nonzero[channel_slice]
         filters, channels = w_mask.shape[:2]
-        halo = halo_extent(kernel, stride, layer.dilation)
-        kc = choose_kc(p, filters, (out_h, out_w), halo, p.pe_rows, p.pe_cols)
+        kc = choose_kc(p, filters, acc_rows, acc_cols)
         groups = ceil_div(filters, kc)
         # The reference builds its streams one by one, the kernel path all at once.
         build_w, build_a = ((kernels.weight_streams_reference, kernels.activation_streams_reference)
@@ -126,8 +153,8 @@ def _conv_counts(layer, weight, nonzero, arch, reference):
             cycles, mults, valid, halo = kernels.scnn_group_cycles_reference(
                 w_starts, w_entries, a_starts, a_entries, *shape.values(), kernel, width,
                 (out_h, out_w), stride, layer.padding, layer.dilation, owner_row, owner_col,
-                p.pe_cols, halo, p.weights_per_vector, p.activations_per_vector,
-                p.accumulator_banks)
+                p.pe_cols, acc_rows[:, 0], acc_cols[:, 0], p.weights_per_vector,
+                p.activations_per_vector, p.accumulator_banks)
         else:
             # Decode the entries once: filter and the offsets padding - tap * dilation.
             taps = kernel[0] * kernel[1]
@@ -139,7 +166,7 @@ def _conv_counts(layer, weight, nonzero, arch, reference):
             cycles, mults, valid, halo = kernels.scnn_group_cycles(
                 w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_entries % width, *shape.values(),
                 out_h, out_w, stride[0], stride[1], kernels.owned_ranges(owner_row, p.pe_rows),
-                kernels.owned_ranges(owner_col, p.pe_cols), halo[0], halo[1],
+                kernels.owned_ranges(owner_col, p.pe_cols), acc_rows[:, 0], acc_cols[:, 0],
                 p.weights_per_vector, p.activations_per_vector, p.accumulator_banks)
         exchange = [ceil_div(int(h), p.accumulator_banks) for h in halo.max(axis=1)]
         previous = 0
@@ -181,16 +208,18 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
     if totals["valid"] != macs_effective:
         raise AssertionError(f"layer {layer.name}: SCNN placed {totals['valid']} products, "
                              f"the exact count is {macs_effective}")
-    vector_bits = {"weight_fifo": p.weights_per_vector * entry_bits,
+    vector_bits = {"weight_fifo": p.weights_per_vector * (bits.weight_bits + p.index_bits),
                    "iaram": p.activations_per_vector * entry_bits}
     actions = {
         "mac": totals["mults"], "mac_gated": 0,
         "read:weight_fifo": bank_accesses(arch, "weight_fifo", totals["steps"],
                                           vector_bits["weight_fifo"]),
         "read:iaram": bank_accesses(arch, "iaram", totals["steps"], vector_bits["iaram"]),
-        # Each product placed is a read-modify-write of its accumulator; halos are read once
-        # more to be sent and added once more at the neighbour.
-        "read:accumulators": bank_accesses(arch, "accumulators", totals["valid"] + totals["halo"],
+        # Each product placed is a read-modify-write of its accumulator; a halo partial sum is
+        # read to be sent and read-modify-written at the neighbour; every output is read once
+        # to be drained to the OARAM.
+        "read:accumulators": bank_accesses(arch, "accumulators",
+                                           totals["valid"] + 2 * totals["halo"] + outputs,
                                            bits.accumulator_bits),
         "write:accumulators": bank_accesses(arch, "accumulators", totals["valid"] + totals["halo"],
                                             bits.accumulator_bits),

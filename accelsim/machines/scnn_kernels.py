@@ -19,6 +19,8 @@ and dicts.
 import numba
 import numpy as np
 
+from .scnn import tile_bounds
+
 
 def _stream(mask, index_bits):
     """Positions of the non-zeros of a flat mask, with -1 placeholders for long zero runs."""
@@ -42,56 +44,54 @@ def phase_of_tap(tap, dilation, padding, stride):
     return (tap * dilation - padding) % stride
 
 
+def tap_classes(kernel, stride, padding, dilation):
+    """(R, S) phase class of every tap."""
+    return (phase_of_tap(np.arange(kernel[0]), dilation[0], padding[0], stride[0])[:, None]
+            * stride[1]
+            + phase_of_tap(np.arange(kernel[1]), dilation[1], padding[1], stride[1])[None, :])
+
+
 def weight_streams_reference(weight_mask, kc, index_bits, stride, padding, dilation):
-    """Streams over (group, channel, class), one by one: the block's weights tap by tap, the
-    group's filters of a tap together; entries are flat indices into (Kc_local, R, S)."""
+    """Streams over (group, channel, class), one by one: a class's taps in order, the group's
+    filters of a tap together; entries are flat indices into (Kc_local, R, S). A class is
+    stored on its own, so only its own zeros make runs."""
     filters, channels, kernel_r, kernel_s = weight_mask.shape
     classes = stride[0] * stride[1]
-    tap_class = (phase_of_tap(np.arange(kernel_r), dilation[0], padding[0], stride[0])[:, None]
-                 * stride[1]
-                 + phase_of_tap(np.arange(kernel_s), dilation[1], padding[1], stride[1])[None, :])
+    tap_class = tap_classes((kernel_r, kernel_s), stride, padding, dilation).reshape(-1)
     pieces = []
     for g in range(-(-filters // kc)):
         block = weight_mask[g * kc:(g + 1) * kc]
         k_here = block.shape[0]
         for c in range(channels):
+            by_tap = block[:, c].reshape(k_here, -1).T  # (taps, k)
             for cls in range(classes):
-                # (R, S, k) order; other classes' taps read as zeros.
-                in_class = block[:, c] & (tap_class == cls)[None]
-                stream = _stream(in_class.transpose(1, 2, 0).reshape(-1), index_bits)
-                tap, k = np.divmod(np.maximum(stream, 0), k_here)
+                taps = np.flatnonzero(tap_class == cls)
+                stream = _stream(by_tap[taps].reshape(-1), index_bits)
+                rank, k = np.divmod(np.maximum(stream, 0), k_here)
+                tap = taps[rank] if len(taps) else rank
                 pieces.append(np.where(stream >= 0, k * kernel_r * kernel_s + tap, -1))
     return (*_csr(pieces), classes)
 
 
-def tile_bounds(extent, tiles):
-    """[start, stop) of each of `tiles` equal tiles of ceil(extent / tiles) (trailing ones may be
-    empty)."""
-    size = -(-extent // tiles)
-    starts = np.minimum(np.arange(tiles) * size, extent)
-    return starts, np.minimum(starts + size, extent)
-
-
 def activation_streams_reference(act_mask, pe_rows, pe_cols, index_bits, stride):
-    """Streams over (PE, channel, class) of the tile's non-zeros as flat y * W + x, one by one."""
+    """Streams over (PE, channel, class) of the tile's non-zeros as flat y * W + x, one by one;
+    a class (the tile's inputs of one row and column phase) is stored on its own."""
     channels, height, width = act_mask.shape
-    classes = stride[0] * stride[1]
     row_start, row_stop = tile_bounds(height, pe_rows)
     col_start, col_stop = tile_bounds(width, pe_cols)
-    pixel_class = ((np.arange(height) % stride[0])[:, None] * stride[1]
-                   + (np.arange(width) % stride[1])[None, :])
     pieces = []
     for i in range(pe_rows):
         for j in range(pe_cols):
-            rows, cols = slice(row_start[i], row_stop[i]), slice(col_start[j], col_stop[j])
-            flat = (np.arange(height)[rows, None] * width + np.arange(width)[None, cols]).reshape(-1)
-            tile = act_mask[:, rows, cols].reshape(channels, -1)
-            tile_class = pixel_class[rows, cols].reshape(-1)
             for c in range(channels):
-                for cls in range(classes):
-                    stream = _stream(tile[c] & (tile_class == cls), index_bits)
-                    pieces.append(np.where(stream >= 0, flat[np.maximum(stream, 0)], -1)
-                                  if len(flat) else stream)
+                for phase_y in range(stride[0]):
+                    for phase_x in range(stride[1]):
+                        ys = [y for y in range(row_start[i], row_stop[i]) if y % stride[0] == phase_y]
+                        xs = [x for x in range(col_start[j], col_stop[j]) if x % stride[1] == phase_x]
+                        flat = np.array([y * width + x for y in ys for x in xs], np.int64)
+                        grid = act_mask[c][np.ix_(ys, xs)].reshape(-1) if flat.size else flat
+                        stream = _stream(grid, index_bits)
+                        pieces.append(np.where(stream >= 0, flat[np.maximum(stream, 0)], -1)
+                                      if flat.size else stream)
     return _csr(pieces)
 
 
@@ -120,13 +120,16 @@ def weight_streams(weight_mask, kc, index_bits, stride, padding, dilation):
     """weight_streams_reference, vectorised: (starts, entries, classes)."""
     filters, channels, kernel_r, kernel_s = weight_mask.shape
     classes = stride[0] * stride[1]
+    tap_class = tap_classes((kernel_r, kernel_s), stride, padding, dilation).reshape(-1)
+    # A tap's rank among the taps of its class, in tap order.
+    tap_rank = np.zeros(tap_class.size, np.int64)
+    for cls in range(classes):
+        tap_rank[tap_class == cls] = np.arange(np.count_nonzero(tap_class == cls))
     k, c, r, s = np.nonzero(weight_mask)
-    cls = (phase_of_tap(r, dilation[0], padding[0], stride[0]) * stride[1]
-           + phase_of_tap(s, dilation[1], padding[1], stride[1]))
-    k_here = np.minimum(kc, filters - k // kc * kc)
     tap = r * kernel_s + s
-    position = tap * k_here + k % kc
-    segment = ((k // kc) * channels + c) * classes + cls
+    k_here = np.minimum(kc, filters - k // kc * kc)
+    position = tap_rank[tap] * k_here + k % kc
+    segment = ((k // kc) * channels + c) * classes + tap_class[tap]
     groups = -(-filters // kc)
     return (*_segmented_streams(segment, position, (k % kc) * kernel_r * kernel_s + tap,
                                 groups * channels * classes, index_bits), classes)
@@ -139,8 +142,13 @@ def activation_streams(act_mask, pe_rows, pe_cols, index_bits, stride):
     tile_h, tile_w = -(-height // pe_rows), -(-width // pe_cols)
     c, y, x = np.nonzero(act_mask)
     pe_row, pe_col = y // tile_h, x // tile_w
-    tile_width = np.minimum(tile_w, width - pe_col * tile_w)
-    position = (y - pe_row * tile_h) * tile_width + (x - pe_col * tile_w)
+    # Rank inside the tile's sub-grid of the input's phase: its first row and column of that
+    # phase, and how many columns of that phase the tile has.
+    y0 = pe_row * tile_h + (y - pe_row * tile_h) % stride[0]
+    x0 = pe_col * tile_w + (x - pe_col * tile_w) % stride[1]
+    x_stop = np.minimum((pe_col + 1) * tile_w, width)
+    phase_cols = -(-(x_stop - x0) // stride[1])
+    position = (y - y0) // stride[0] * phase_cols + (x - x0) // stride[1]
     segment = (((pe_row * pe_cols + pe_col) * channels + c) * classes
                + (y % stride[0]) * stride[1] + x % stride[1])
     return _segmented_streams(segment, position, y * width + x,
@@ -163,15 +171,16 @@ def owned_ranges(owner, pes):
 @numba.njit(parallel=True, cache=True)
 def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, classes, groups,
                       kc, filters, out_h, out_w, stride_h, stride_w, own_rows, own_cols,
-                      halo_h, halo_w, vec_f, vec_i, banks):
+                      acc_row0, acc_col0, vec_f, vec_i, banks):
     """Per (group, PE): cycles, multiplications, products on an output, distinct halo outputs.
 
     w_k/w_dy/w_dx: per weight entry its filter in the group and the offsets (padding - tap *
     dilation) that turn an input coordinate into stride x output coordinate; -1 filter for a
     placeholder. a_y/a_x: per activation entry its input coordinate, -1 for a placeholder.
     own_rows/own_cols: per PE row and column, the [first, last + 1) output rows and columns
-    it owns, widened by halo_h rows and halo_w columns on each side for its accumulators. A
-    product's bank is (k + F * (local column + I * local row)) mod banks.
+    it owns; acc_row0/acc_col0: the first output row and column of each PE row's and
+    column's accumulator window. A product's bank is (k + F * (column - acc_col0 + I * (row -
+    acc_row0))) mod banks.
     """
     pe_cols = own_cols.shape[0]
     pes = (a_starts.shape[0] - 1) // (channels * classes)
@@ -184,7 +193,7 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
         row_lo, row_hi = own_rows[pe // pe_cols, 0], own_rows[pe // pe_cols, 1]
         col_lo, col_hi = own_cols[pe % pe_cols, 0], own_cols[pe % pe_cols, 1]
         k_here = min(kc, filters - g * kc)
-        acc_row0, acc_col0 = row_lo - halo_h, col_lo - halo_w
+        row0, col0 = acc_row0[pe // pe_cols], acc_col0[pe % pe_cols]
         seen = np.zeros(k_here * out_h * out_w, np.bool_)
         bank_count = np.zeros(banks, np.int64)
         bank_stamp = np.full(banks, -1, np.int64)  # the step a bank's count belongs to
@@ -226,7 +235,7 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
                                     continue
                                 n_valid += 1
                                 out = (k * out_h + oy) * out_w + ox
-                                slot = k + vec_f * (ox - acc_col0 + vec_i * (oy - acc_row0))
+                                slot = k + vec_f * (ox - col0 + vec_i * (oy - row0))
                                 bank = slot & bank_mask if bank_mask >= 0 else slot % banks
                                 if bank_stamp[bank] != step_id:
                                     bank_stamp[bank] = step_id
@@ -246,8 +255,8 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
 
 def scnn_group_cycles_reference(w_starts, w_entries, a_starts, a_entries, channels, classes,
                                 groups, kc, filters, kernel, width, out_shape, stride, padding,
-                                dilation, owner_row, owner_col, pe_cols, halo_extent, vec_f,
-                                vec_i, banks):
+                                dilation, owner_row, owner_col, pe_cols, acc_row0, acc_col0,
+                                vec_f, vec_i, banks):
     """Plain-Python twin of scnn_group_cycles, from the raw stream entries, with sets and dicts."""
     pes = (len(a_starts) - 1) // (channels * classes)
     shape = (groups, pes)
@@ -256,10 +265,7 @@ def scnn_group_cycles_reference(w_starts, w_entries, a_starts, a_entries, channe
         block = (min(kc, filters - g * kc), *kernel)
         for pe in range(pes):
             halo_outputs = set()
-            # Owners ascend, so a PE's outputs start after every output of the PEs before it.
-            first = (sum(1 for o in owner_row if o < pe // pe_cols),
-                     sum(1 for o in owner_col if o < pe % pe_cols))
-            origin = (first[0] - halo_extent[0], first[1] - halo_extent[1])
+            origin = (acc_row0[pe // pe_cols], acc_col0[pe % pe_cols])
             for c in range(channels):
                 for cls in range(classes):
                     w_row = (g * channels + c) * classes + cls

@@ -124,7 +124,10 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
     sr, sc, streamed = mapping(m, n, k, dataflow)
     row_folds, col_folds = ceil_div(sr, r), ceil_div(sc, c)
     folds = row_folds * col_folds
-    edge = {"ifmap": r * bits.activation_bits, "filter": r * bits.weight_bits,
+    # Words per edge access: os and ws feed the ifmap along the R rows and the filter along the
+    # C columns; is preloads the ifmap C wide and streams the filter along the rows.
+    ifmap_edge, filter_edge = (c, r) if dataflow == "is" else (r, c)
+    edge = {"ifmap": ifmap_edge * bits.activation_bits, "filter": filter_edge * bits.weight_bits,
             "ofmap": c * bits.accumulator_bits}
     if dataflow == "os":
         reads = {"ifmap": folds * streamed, "filter": folds * streamed}
