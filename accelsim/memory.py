@@ -20,7 +20,8 @@ Allocation (plan_network), a modelling choice the papers leave open, stated here
 Timing (run_memory_system): one inference is a sequence of transfers in
 program order on one DMA channel. A read chunk (layer, bytes, compute
 cycles) is fetched into one of the staging slots (two with double
-buffering, else one) as soon as a slot is free; the compute process runs it
+buffering, else one) as soon as a slot is free (a tile moves in pieces
+that fit a slot, at most MAX_PIECES of them); the compute process runs it
 once its data is in, then frees the slot. A write-back starts once its
 layer has finished computing, and the DMA does nothing else meanwhile, so
 the next layer's input read waits for it. A transfer takes dram_latency +
@@ -36,6 +37,11 @@ from dataclasses import dataclass
 import simpy
 
 STAGING_FRACTION = 8  # 1/8 of a weight buffer stages streamed layers when the network spills
+# A tile larger than its staging slot moves in slot-sized pieces, but in at most this many: SimPy
+# sees a few events per piece, and machines that stream through a FIFO of a few hundred bytes
+# (SCNN, DCNN) would otherwise need ~1e5 pieces a network. Overlap is unchanged; the pipeline's
+# fill is then at most 1/MAX_PIECES of the tile's transfer instead of one slot's.
+MAX_PIECES = 64
 
 
 def transfer_cycles(num_bytes, arch):
@@ -113,7 +119,7 @@ def layer_chunks(counts, plan):
     chunks = []
     for tile_bytes, tile_cycles in counts.tiles:
         tile_bytes = 0 if plan.weights_on_chip else tile_bytes
-        pieces = max(1, math.ceil(tile_bytes / plan.staging_bytes))
+        pieces = min(MAX_PIECES, max(1, math.ceil(tile_bytes / plan.staging_bytes)))
         for i in range(pieces):
             # Integer split of bytes and cycles over the pieces, remainders to the first ones.
             chunks.append([tile_bytes // pieces + (i < tile_bytes % pieces),

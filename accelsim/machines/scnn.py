@@ -156,17 +156,21 @@ def _conv_counts(layer, weight, nonzero, arch, reference):
                 p.pe_cols, acc_rows[:, 0], acc_cols[:, 0], p.weights_per_vector,
                 p.activations_per_vector, p.accumulator_banks)
         else:
-            # Decode the entries once: filter and the offsets padding - tap * dilation.
+            # Decode the entries once. Inside a phase class (inputs y with y % stride == -dy %
+            # stride), (y + dy) / stride = y // stride + (dy + -dy % stride) / stride exactly, so
+            # the kernel adds quotients and never divides.
             taps = kernel[0] * kernel[1]
-            placeholder = w_entries < 0
-            w_k = np.where(placeholder, -1, w_entries // taps)
-            w_dy = layer.padding[0] - (w_entries // kernel[1]) % kernel[0] * layer.dilation[0]
-            w_dx = layer.padding[1] - w_entries % kernel[1] * layer.dilation[1]
-            a_y = np.where(a_entries < 0, -1, a_entries // width)
+            w_k = np.where(w_entries < 0, -1, w_entries // taps)
+            dy = layer.padding[0] - (w_entries // kernel[1]) % kernel[0] * layer.dilation[0]
+            dx = layer.padding[1] - w_entries % kernel[1] * layer.dilation[1]
+            w_dy = (dy + -dy % stride[0]) // stride[0]
+            w_dx = (dx + -dx % stride[1]) // stride[1]
             cycles, mults, valid, halo = kernels.scnn_group_cycles(
-                w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_entries % width, *shape.values(),
-                out_h, out_w, stride[0], stride[1], kernels.owned_ranges(owner_row, p.pe_rows),
-                kernels.owned_ranges(owner_col, p.pe_cols), acc_rows[:, 0], acc_cols[:, 0],
+                w_starts, w_k, w_dy, w_dx, a_starts,
+                np.where(a_entries < 0, -1, a_entries // width // stride[0]),
+                a_entries % width // stride[1], *shape.values(), out_h, out_w,
+                kernels.owned_ranges(owner_row, p.pe_rows),
+                kernels.owned_ranges(owner_col, p.pe_cols), acc_rows, acc_cols,
                 p.weights_per_vector, p.activations_per_vector, p.accumulator_banks)
         exchange = [ceil_div(int(h), p.accumulator_banks) for h in halo.max(axis=1)]
         previous = 0

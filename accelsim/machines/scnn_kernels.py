@@ -170,17 +170,18 @@ def owned_ranges(owner, pes):
 
 @numba.njit(parallel=True, cache=True)
 def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, classes, groups,
-                      kc, filters, out_h, out_w, stride_h, stride_w, own_rows, own_cols,
-                      acc_row0, acc_col0, vec_f, vec_i, banks):
+                      kc, filters, out_h, out_w, own_rows, own_cols, acc_rows, acc_cols, vec_f,
+                      vec_i, banks):
     """Per (group, PE): cycles, multiplications, products on an output, distinct halo outputs.
 
-    w_k/w_dy/w_dx: per weight entry its filter in the group and the offsets (padding - tap *
-    dilation) that turn an input coordinate into stride x output coordinate; -1 filter for a
-    placeholder. a_y/a_x: per activation entry its input coordinate, -1 for a placeholder.
+    Coordinates come divided by the stride: a_y/a_x are an activation's input row and column
+    // stride (-1 for a placeholder), w_dy/w_dx a weight's (padding - tap * dilation + the
+    input phase of its class) / stride, exact within a phase class, so a product's output is
+    (a_y + w_dy, a_x + w_dx); w_k is the weight's filter in the group (-1: placeholder).
     own_rows/own_cols: per PE row and column, the [first, last + 1) output rows and columns
-    it owns; acc_row0/acc_col0: the first output row and column of each PE row's and
-    column's accumulator window. A product's bank is (k + F * (column - acc_col0 + I * (row -
-    acc_row0))) mod banks.
+    it owns; acc_rows/acc_cols: the same for its accumulator window (owned outputs and every
+    output its products reach). A product's bank is (k + F * (column - first window column +
+    I * (row - first window row))) mod banks.
     """
     pe_cols = own_cols.shape[0]
     pes = (a_starts.shape[0] - 1) // (channels * classes)
@@ -190,17 +191,19 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
     halo = np.zeros((groups, pes), np.int64)
     for job in numba.prange(groups * pes):
         g, pe = job // pes, job % pes
-        row_lo, row_hi = own_rows[pe // pe_cols, 0], own_rows[pe // pe_cols, 1]
-        col_lo, col_hi = own_cols[pe % pe_cols, 0], own_cols[pe % pe_cols, 1]
+        pr, pc = pe // pe_cols, pe % pe_cols
+        row0, col0 = acc_rows[pr, 0], acc_cols[pc, 0]
+        acc_h, acc_w = acc_rows[pr, 1] - row0, acc_cols[pc, 1] - col0
         k_here = min(kc, filters - g * kc)
-        row0, col0 = acc_row0[pe // pe_cols], acc_col0[pe % pe_cols]
-        seen = np.zeros(k_here * out_h * out_w, np.bool_)
+        touched = np.zeros(k_here * acc_h * acc_w, np.bool_)  # accumulators written
         bank_count = np.zeros(banks, np.int64)
-        bank_stamp = np.full(banks, -1, np.int64)  # the step a bank's count belongs to
-        step_id = 0
+        step_banks = np.empty(vec_f * vec_i, np.int64)  # banks used by the current step
         # A power-of-two bank count selects by mask; a general one by remainder.
         bank_mask = banks - 1 if banks & (banks - 1) == 0 else -1
-        n_cycles = n_mults = n_valid = n_halo = 0  # locals: no shared writes in the loop
+        n_cycles = n_mults = n_valid = 0  # locals: no shared writes in the loop
+        # The real (non-placeholder) operands of the current vectors.
+        wk, wdy, wdx = np.empty(vec_f, np.int64), np.empty(vec_f, np.int64), np.empty(vec_f, np.int64)
+        ay, ax = np.empty(vec_i, np.int64), np.empty(vec_i, np.int64)
         for c in range(channels):
             for cls in range(classes):
                 w_row = (g * channels + c) * classes + cls
@@ -210,45 +213,49 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
                 if ws == we or a0 == a1:
                     continue
                 for wv in range(ws, we, vec_f):
-                    w_end = min(wv + vec_f, we)
+                    nw = 0
+                    for wi in range(wv, min(wv + vec_f, we)):
+                        if w_k[wi] >= 0:
+                            wk[nw], wdy[nw], wdx[nw] = w_k[wi], w_dy[wi], w_dx[wi]
+                            nw += 1
                     for av in range(a0, a1, vec_i):
-                        a_end = min(av + vec_i, a1)
-                        step_id += 1
+                        na = 0
+                        for ai in range(av, min(av + vec_i, a1)):
+                            if a_y[ai] >= 0:
+                                ay[na], ax[na] = a_y[ai], a_x[ai]
+                                na += 1
                         step = 1
-                        for wi in range(wv, w_end):
-                            k = w_k[wi]
-                            if k < 0:
-                                continue
-                            dy, dx = w_dy[wi], w_dx[wi]
-                            for ai in range(av, a_end):
-                                y = a_y[ai]
-                                if y < 0:
+                        used = 0
+                        n_mults += nw * na
+                        for f in range(nw):
+                            k, dy, dx = wk[f], wdy[f], wdx[f]
+                            for i in range(na):
+                                oy = ay[i] + dy
+                                ox = ax[i] + dx
+                                if oy < 0 or ox < 0 or oy >= out_h or ox >= out_w:
                                     continue
-                                n_mults += 1
-                                ny = y + dy
-                                nx = a_x[ai] + dx
-                                if ny < 0 or nx < 0:
-                                    continue
-                                oy = ny if stride_h == 1 else ny // stride_h
-                                ox = nx if stride_w == 1 else nx // stride_w
-                                if oy >= out_h or ox >= out_w:
-                                    continue
-                                n_valid += 1
-                                out = (k * out_h + oy) * out_w + ox
                                 slot = k + vec_f * (ox - col0 + vec_i * (oy - row0))
                                 bank = slot & bank_mask if bank_mask >= 0 else slot % banks
-                                if bank_stamp[bank] != step_id:
-                                    bank_stamp[bank] = step_id
-                                    bank_count[bank] = 1
-                                else:
-                                    bank_count[bank] += 1
-                                    if bank_count[bank] > step:
-                                        step = bank_count[bank]
-                                if (oy < row_lo or oy >= row_hi or ox < col_lo or ox >= col_hi) \
-                                        and not seen[out]:
-                                    seen[out] = True
-                                    n_halo += 1
+                                bank_count[bank] += 1
+                                step = max(step, bank_count[bank])
+                                step_banks[used] = bank
+                                used += 1
+                                touched[(k * acc_h + oy - row0) * acc_w + ox - col0] = True
+                        for u in range(used):
+                            bank_count[step_banks[u]] = 0
+                        n_valid += used
                         n_cycles += step
+        # Halo outputs: written accumulators outside the outputs the PE owns.
+        own_r0, own_r1 = own_rows[pr, 0], own_rows[pr, 1]
+        own_c0, own_c1 = own_cols[pc, 0], own_cols[pc, 1]
+        n_halo = 0
+        for k in range(k_here):
+            for ly in range(acc_h):
+                inside_rows = own_r0 <= row0 + ly < own_r1
+                for lx in range(acc_w):
+                    if touched[(k * acc_h + ly) * acc_w + lx] and not (
+                            inside_rows and own_c0 <= col0 + lx < own_c1):
+                        n_halo += 1
         cycles[g, pe], mults[g, pe], valid[g, pe], halo[g, pe] = n_cycles, n_mults, n_valid, n_halo
     return cycles, mults, valid, halo
 
