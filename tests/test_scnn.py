@@ -67,8 +67,7 @@ def test_dcnn_closed_form_matches_reference(layer, pe_rows, pe_cols, multipliers
 def test_every_product_lands_in_its_pes_accumulator_window(height, width, stride_h, stride_w,
                                                            kernel_r, kernel_s, pad_h, pad_w,
                                                            dilation, pe_rows, pe_cols):
-    from accelsim.machines.scnn import accumulator_windows, tile_bounds
-    from accelsim.machines.scnn_kernels import output_owner
+    from accelsim.machines.scnn import accumulator_windows, output_owner, tile_bounds
     if (kernel_r - 1) * dilation + 1 > height + 2 * pad_h or \
             (kernel_s - 1) * dilation + 1 > width + 2 * pad_w:
         return
@@ -79,7 +78,7 @@ def test_every_product_lands_in_its_pes_accumulator_window(height, width, stride
     for axis, (extent, out, pes, kernel, stride, pad) in enumerate((
             (height, out_h, pe_rows, kernel_r, stride_h, pad_h),
             (width, out_w, pe_cols, kernel_s, stride_w, pad_w))):
-        owner = output_owner(out, stride, extent, -(-extent // pes))
+        owner = output_owner(out, stride, extent, pes)
         windows = accumulator_windows(owner, out, extent, pes, kernel, stride, pad, dilation)
         starts, stops = tile_bounds(extent, pes)
         for pe in range(pes):

@@ -1,7 +1,7 @@
 """dcnn: SCNN's comparably provisioned dense twin (Parashar et al., ISCA 2017, "DCNN").
 
-PT-IS-DP-dense: the same planar tiling as scnn.py (an output belongs to the
-PE holding input (min(oy*stride, H-1), min(ox*stride, W-1))), 64 PEs of 16
+PT-IS-DP-dense: the same planar tiling and output ownership as scnn.py
+(PlanarTiling, output_owner), 64 PEs of 16
 multipliers (1,024 in all), every MAC executed. A PE computes each of its
 outputs as dot products of `multipliers` operands per cycle over the
 C_g x R x S window, so an output of one filter costs ceil(C_g*R*S / 16)
@@ -23,19 +23,14 @@ import numpy as np
 from ..schema import spec
 from .base import Machine
 from .counts import LayerCounts, bank_accesses, ceil_div
+from .scnn import PlanarTiling, output_owner
 
 
 @dataclass(frozen=True)
-class DcnnParams:
-    pe_rows: int = spec(8, doc="rows of PEs (planar tiles along H)", minimum=1)
-    pe_cols: int = spec(8, doc="columns of PEs (planar tiles along W)", minimum=1)
+class DcnnParams(PlanarTiling):
     multipliers: int = spec(16, doc="multipliers per PE: the width of one dot-product step",
                             minimum=1)
     zero_gating: bool = spec(False, doc="DCNN-opt: a MAC with a zero operand costs no energy")
-
-    @property
-    def pes(self):
-        return self.pe_rows * self.pe_cols
 
 
 def outputs_per_pe(layer, pe_rows, pe_cols):
@@ -47,12 +42,9 @@ def outputs_per_pe(layer, pe_rows, pe_cols):
         return owned
     _, height, width = layer.input_shape
     _, out_h, out_w = layer.output_shape
-    counts = []
-    for out_extent, stride, extent, pes in ((out_h, layer.stride[0], height, pe_rows),
-                                            (out_w, layer.stride[1], width, pe_cols)):
-        owner = np.minimum(np.arange(out_extent) * stride, extent - 1) // ceil_div(extent, pes)
-        counts.append(np.bincount(owner, minlength=pes))
-    return np.outer(*counts).reshape(-1)
+    rows = np.bincount(output_owner(out_h, layer.stride[0], height, pe_rows), minlength=pe_rows)
+    cols = np.bincount(output_owner(out_w, layer.stride[1], width, pe_cols), minlength=pe_cols)
+    return np.outer(rows, cols).reshape(-1)
 
 
 def dcnn_cycles(layer, pe_rows, pe_cols, multipliers):

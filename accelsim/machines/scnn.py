@@ -62,6 +62,18 @@ from .base import Machine
 from .counts import LayerCounts, bank_accesses, ceil_div, group_slices
 
 
+@dataclass(frozen=True)
+class PlanarTiling:
+    """PEs laid out over the input plane, one planar tile each (SCNN and DCNN)."""
+
+    pe_rows: int = spec(8, doc="rows of PEs (planar tiles along H)", minimum=1)
+    pe_cols: int = spec(8, doc="columns of PEs (planar tiles along W)", minimum=1)
+
+    @property
+    def pes(self):
+        return self.pe_rows * self.pe_cols
+
+
 def tile_bounds(extent, tiles):
     """[start, stop) of each of `tiles` equal tiles of ceil(extent / tiles) (trailing ones may be
     empty)."""
@@ -69,13 +81,17 @@ def tile_bounds(extent, tiles):
     starts = np.minimum(np.arange(tiles) * size, extent)
     return starts, np.minimum(starts + size, extent)
 
+
+def output_owner(out_extent, stride, in_extent, tiles):
+    """PE row (or column) owning each output row (or column): the tile holding input
+    min(o * stride, in_extent - 1)."""
+    return np.minimum(np.arange(out_extent) * stride, in_extent - 1) // ceil_div(in_extent, tiles)
+
 ENTRY_BITS_INDEX = 4
 
 
 @dataclass(frozen=True)
-class ScnnParams:
-    pe_rows: int = spec(8, doc="rows of PEs (planar tiles along H)", minimum=1)
-    pe_cols: int = spec(8, doc="columns of PEs (planar tiles along W)", minimum=1)
+class ScnnParams(PlanarTiling):
     weights_per_vector: int = spec(4, doc="F: non-zero weights per Cartesian-product step",
                                    minimum=1)
     activations_per_vector: int = spec(4, doc="I: non-zero activations per step", minimum=1)
@@ -89,10 +105,6 @@ class ScnnParams:
     fc_products_per_cycle: int = spec(4, doc="useful products per PE per cycle on FC layers",
                                       minimum=1)
     activation_threshold: float = spec(0.0, doc="|a| <= threshold is treated as zero", minimum=0.0)
-
-    @property
-    def pes(self):
-        return self.pe_rows * self.pe_cols
 
 
 def accumulator_windows(owner, out_extent, in_extent, pes, kernel, stride, padding, dilation):
@@ -129,9 +141,8 @@ def _conv_counts(layer, weight, nonzero, arch, reference):
     height, width = nonzero.shape[1:]
     kernel, stride = layer.kernel, layer.stride
     totals = dict(cycles=0, mults=0, valid=0, steps=0, halo=0, weight_entries=0, act_entries=0)
-    tile_h, tile_w = ceil_div(height, p.pe_rows), ceil_div(width, p.pe_cols)
-    owner_row = kernels.output_owner(out_h, stride[0], height, tile_h)
-    owner_col = kernels.output_owner(out_w, stride[1], width, tile_w)
+    owner_row = output_owner(out_h, stride[0], height, p.pe_rows)
+    owner_col = output_owner(out_w, stride[1], width, p.pe_cols)
     acc_rows = accumulator_windows(owner_row, out_h, height, p.pe_rows, kernel[0], stride[0],
                                    layer.padding[0], layer.dilation[0])
     acc_cols = accumulator_windows(owner_col, out_w, width, p.pe_cols, kernel[1], stride[1],

@@ -155,12 +155,6 @@ def activation_streams(act_mask, pe_rows, pe_cols, index_bits, stride):
                               pe_rows * pe_cols * channels * classes, index_bits)
 
 
-def output_owner(out_extent, stride, in_extent, tile_size):
-    """PE row (or column) owning each output row (or column): the tile holding input
-    min(o * stride, in_extent - 1)."""
-    return np.minimum(np.arange(out_extent) * stride, in_extent - 1) // tile_size
-
-
 def owned_ranges(owner, pes):
     """(pes, 2) [first, last + 1) of the outputs each PE row (or column) owns; owners ascend."""
     ranks = np.arange(pes)
