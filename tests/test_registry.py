@@ -98,3 +98,11 @@ def test_a_toy_machine_is_one_module_and_one_yaml(toy, tmp_path):
     summary = pd.read_csv(out / "summary.csv").set_index("machine")
     assert summary.loc["toy", "speedup_vs_dense_machine"] > 0  # quoted against the reference
     assert (out / "plots" / "machine_efficiency.png").is_file()
+
+
+def test_loading_configs_does_not_import_numba():
+    import subprocess
+    import sys
+    code = ("import sys, accelsim.config as c; c.load_arch(c.BUNDLED_CONFIGS / 'scnn.yaml'); "
+            "assert 'numba' not in sys.modules, 'numba imported'")
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)
