@@ -214,13 +214,16 @@ def _eie_benchmarks():
     )
 
 
+def alexnet_conv_specs(densities):
+    """LayerSpecs of Caffe AlexNet conv1-5, one (weight, activation) density pair per layer."""
+    return [LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r,
+                      stride=st, padding=pad, groups=g, weight_density=wd, activation_density=ad)
+            for (name, shape, k, r, st, pad, g), (wd, ad) in zip(ALEXNET_CONV, densities)]
+
+
 def _alexnet(variant):
     source, weight_pct, act_pct = ALEXNET_DENSITIES[variant]
-    conv = [
-        LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r, stride=st,
-                  padding=pad, groups=g, weight_density=wd / 100, activation_density=ad / 100)
-        for (name, shape, k, r, st, pad, g), wd, ad in zip(ALEXNET_CONV, weight_pct, act_pct)
-    ]
+    conv = alexnet_conv_specs([(wd / 100, ad / 100) for wd, ad in zip(weight_pct, act_pct)])
     fc = [
         LayerSpec(name=name, kind="linear", in_features=n_in, out_features=n_out,
                   weight_density=wd / 100, activation_density=ad / 100)
@@ -262,10 +265,7 @@ DENSITY_SWEEP = [round(0.1 * step, 1) for step in range(1, 11)]
 
 
 def _scnn_alexnet():
-    layers = [LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r,
-                        stride=st, padding=pad, groups=g, weight_density=wd,
-                        activation_density=ad)
-              for (name, shape, k, r, st, pad, g), (ad, wd) in zip(ALEXNET_CONV, SCNN_ALEXNET)]
+    layers = alexnet_conv_specs([(wd, ad) for ad, wd in SCNN_ALEXNET])
     return NetworkSpec(model="alexnet", variant="scnn-paper", dataset="imagenet (synthetic)",
                        description="Caffe AlexNet conv1-5; densities: SCNN paper Figure 1",
                        layers=tuple(layers))

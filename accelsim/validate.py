@@ -21,15 +21,12 @@ import pandas as pd
 from .config import BUNDLED_CONFIGS, load_arch
 from .energy import EnergyModel
 from .simulator import simulate
-from .synth import LayerSpec, NetworkSpec, preset_spec, synthetic_trace
+from .synth import LayerSpec, NetworkSpec, alexnet_conv_specs, preset_spec, synthetic_trace
 
 DADIANNAO_45NM_SCALE = (45 / 28) * (1.0 / 0.9) ** 2
 EIE_PE_MW = {"total": 9.157, "clock network": 1.874}  # EIE Table II, one PE
 FIFO_DEPTHS = (1, 2, 4, 8, 16, 32)
 PE_COUNTS = (1, 4, 16, 64, 256)
-# AlexNet conv2-5 (Caffe geometry): name, [C, H, W], K, kernel, padding, groups.
-ALEXNET_CONV2_5 = [("conv2", [96, 27, 27], 256, 5, 2, 2), ("conv3", [256, 13, 13], 384, 3, 1, 1),
-                   ("conv4", [384, 13, 13], 384, 3, 1, 2), ("conv5", [384, 13, 13], 256, 3, 1, 2)]
 
 
 @dataclass
@@ -130,10 +127,8 @@ def dadiannao_checks(progress):
 
 
 def cnvlutin_checks(progress):
-    network = NetworkSpec(model="alexnet-conv2-5", layers=[
-        LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r, padding=pad,
-                  groups=g, weight_density=1.0, activation_density=0.56)
-        for name, shape, k, r, pad, g in ALEXNET_CONV2_5])
+    network = NetworkSpec(model="alexnet-conv2-5",
+                          layers=alexnet_conv_specs([(1.0, 0.56)] * 5)[1:])
     dense, cnv = _arch("dense"), _arch("cnvlutin")
     rows, gains = [], {}
     for pattern in ("spatial", "uniform", "clustered"):
