@@ -74,7 +74,8 @@ def _fits(footprint, room):
 
 
 def plan_network(layer_counts, arch):
-    """LayerPlan per layer, from one sample's LayerCounts in network order."""
+    """LayerPlan per layer, from LayerCounts in network order (the sample with the largest
+    activation footprint, so the plan holds for every sample)."""
     memory = arch.memory
     slots = 2 if memory.double_buffering else 1
     weight_buffers = sorted({b for c in layer_counts for b in c.weight_footprint})

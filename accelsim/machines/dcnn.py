@@ -84,7 +84,7 @@ def dcnn_cycles_reference(layer, pe_rows, pe_cols, multipliers):
 
 def layer_counts(layer, sample, arch, macs_effective, reference=False):
     p, bits = arch.params, arch.arithmetic
-    pes = p.pe_rows * p.pe_cols
+    pes = p.pes
     count = dcnn_cycles_reference if reference else dcnn_cycles
     cycles = count(layer, p.pe_rows, p.pe_cols, p.multipliers)
     outputs = int(np.prod(layer.output_shape))

@@ -136,7 +136,7 @@ def choose_kc(params, filters, rows, cols):
 def _conv_counts(layer, weight, nonzero, arch, reference):
     from . import scnn_kernels as kernels  # imported on first use: configs load without Numba
     p = arch.params
-    pes = p.pe_rows * p.pe_cols
+    pes = p.pes
     _, out_h, out_w = layer.output_shape
     height, width = nonzero.shape[1:]
     kernel, stride = layer.kernel, layer.stride
@@ -205,7 +205,7 @@ def _conv_counts(layer, weight, nonzero, arch, reference):
 
 def layer_counts(layer, sample, arch, macs_effective, reference=False):
     p, bits = arch.params, arch.arithmetic
-    pes = p.pe_rows * p.pe_cols
+    pes = p.pes
     entry_bits = bits.activation_bits + p.index_bits
     weight = np.asarray(layer.weight)
     acts = np.asarray(layer.activations[sample])
