@@ -94,7 +94,7 @@ def tap_counts(layer, act_mask):
 
 def effective_macs(layer, threshold=0.0):
     """Effective MACs per sample (int64 array of length N)."""
-    return _effective_from_masks(layer, nonzero_mask(layer.weight),
+    return _effective_from_masks(layer, layer.weight_nonzero,
                                  nonzero_activations(layer.activations, threshold))
 
 
@@ -117,7 +117,7 @@ def _effective_from_masks(layer, weight_mask, act_mask):
 
 def layer_macs(layer, threshold=0.0):
     """Dense and effective MACs and non-zero counts, each mask built once."""
-    weight_mask = nonzero_mask(layer.weight)
+    weight_mask = layer.weight_nonzero
     act_mask = nonzero_activations(layer.activations, threshold)
     return LayerMacs(
         macs_dense=dense_macs(layer),

@@ -11,12 +11,14 @@ so a simulator never sees a truncated or inconsistent trace.
 import json
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from .errors import TraceError
 from .files import atomic_directory, sha256_of_file
+from .macs import nonzero_mask
 
 FORMAT_NAME = "accelsim-trace"
 FORMAT_VERSION = 1
@@ -60,6 +62,11 @@ class Layer:
     @property
     def samples(self):
         return int(self.activations.shape[0])
+
+    @cached_property
+    def weight_nonzero(self):
+        """Boolean mask of the non-zero weights, built once: every machine and sample uses it."""
+        return nonzero_mask(self.weight)
 
     @property
     def kernel(self):

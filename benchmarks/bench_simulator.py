@@ -23,7 +23,7 @@ from accelsim.synth import preset_spec, synthetic_trace
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def timed(function, repeats=3):
+def timed(function, repeats=5):
     best = float("inf")
     for _ in range(repeats):
         start = time.perf_counter()

@@ -43,7 +43,7 @@ SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Healt
 
 @SETTINGS
 @given(layers, st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
-       st.sampled_from([1, 3, 4, 8, 32, 39]), st.integers(0, 3), st.integers(1, 4))
+       st.sampled_from([1, 3, 4, 8, 32, 39, 62, 63, 64]), st.integers(0, 3), st.integers(1, 4))
 def test_scnn_kernel_matches_reference(layer, pe_rows, pe_cols, f, i, banks, kc, index_bits):
     arch = with_params("scnn", pe_rows=pe_rows, pe_cols=pe_cols, weights_per_vector=f,
                        activations_per_vector=i, accumulator_banks=banks, kc=kc,

@@ -56,7 +56,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..macs import nonzero_activations, nonzero_mask
+from ..macs import nonzero_activations
 from ..schema import spec
 from .base import Machine
 from .counts import LayerCounts, bank_accesses, ceil_div, group_slices
@@ -133,7 +133,7 @@ def choose_kc(params, filters, rows, cols):
     return int(min(filters, max(1, room // area)))
 
 
-def _conv_counts(layer, weight, nonzero, arch, reference):
+def _conv_counts(layer, nonzero, arch, reference):
     from . import scnn_kernels as kernels  # imported on first use: configs load without Numba
     p = arch.params
     pes = p.pes
@@ -148,7 +148,7 @@ def _conv_counts(layer, weight, nonzero, arch, reference):
     acc_cols = accumulator_windows(owner_col, out_w, width, p.pe_cols, kernel[1], stride[1],
                                    layer.padding[1], layer.dilation[1])
     for filter_slice, channel_slice in group_slices(layer):
-        w_mask = nonzero_mask(weight[filter_slice])
+        w_mask = layer.weight_nonzero[filter_slice]
         a_mask = nonzero[channel_slice]
         filters, channels = w_mask.shape[:2]
         kc = choose_kc(p, filters, acc_rows, acc_cols)
@@ -207,19 +207,18 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
     p, bits = arch.params, arch.arithmetic
     pes = p.pes
     entry_bits = bits.activation_bits + p.index_bits
-    weight = np.asarray(layer.weight)
     acts = np.asarray(layer.activations[sample])
     outputs = int(np.prod(layer.output_shape))
     if layer.kind == "linear":
         cycles = ceil_div(macs_effective, pes * p.fc_products_per_cycle)
-        stored_weights = int(np.count_nonzero(nonzero_mask(weight)))
+        stored_weights = int(np.count_nonzero(layer.weight_nonzero))
         live = int(np.count_nonzero(nonzero_activations(acts, p.activation_threshold)))
         totals = dict(cycles=cycles, mults=macs_effective, valid=macs_effective,
                       steps=ceil_div(macs_effective, p.fc_products_per_cycle), halo=0,
                       weight_entries=stored_weights, act_entries=live)
     else:
         nonzero = nonzero_activations(acts, p.activation_threshold)
-        totals = _conv_counts(layer, weight, nonzero, arch, reference)
+        totals = _conv_counts(layer, nonzero, arch, reference)
     if totals["valid"] != macs_effective:
         raise AssertionError(f"layer {layer.name}: SCNN placed {totals['valid']} products, "
                              f"the exact count is {macs_effective}")
