@@ -27,26 +27,29 @@ def _add_command(subparsers, name, summary, example):
     )
 
 
-def cmd_synth(args):
-    import yaml
+def _check_new_directory(path, force):
+    """Before any work: `path` may be created (or, with --force, replaced)."""
+    from .results import check_output_directory
 
+    if Path(path).exists() and not force:
+        raise AccelsimError(f"{path} already exists (pass --force to replace it)")
+    check_output_directory(Path(path).parent, "output directory")
+
+
+def cmd_synth(args):
+    from .inputs import load_yaml
     from .synth import preset_spec, synthetic_trace
     from .trace import save_trace
 
+    _check_new_directory(args.out, args.force)
     if args.spec:
-        try:
-            network = yaml.safe_load(open(args.spec))
-        except (OSError, yaml.YAMLError) as exc:
-            raise AccelsimError(f"synthetic spec {args.spec}: cannot read it ({exc})") from None
+        network = load_yaml(args.spec, f"synthetic spec {args.spec}: ")
     else:
         network = preset_spec(args.preset)
     trace = synthetic_trace(network, samples=args.samples, seed=args.seed, pattern=args.pattern,
                             cluster_size=args.cluster_size, dtype=args.dtype,
                             progress=_progress("synth"))
-    try:
-        save_trace(trace, args.out, overwrite=args.force)
-    except FileExistsError as exc:
-        raise AccelsimError(str(exc)) from None
+    save_trace(trace, args.out, overwrite=args.force)
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
           f"{trace.samples} sample(s)")
 
@@ -130,6 +133,7 @@ def cmd_train(args):
 def cmd_trace(args):
     from .pipeline import trace_from_checkpoint
 
+    _check_new_directory(args.out, args.force)
     trace = trace_from_checkpoint(args.checkpoint, args.samples, args.out, overwrite=args.force)
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
           f"{trace.samples} test images")
@@ -160,9 +164,14 @@ def cmd_plot(args):
 def cmd_sweep(args):
     from .sweep import load_sweep, run_sweep
 
+    from .results import check_results_path
+    from .sweep import check_scheduler
+
+    check_scheduler(args.scheduler, args.workers)
+    out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))
     sweep = load_sweep(args.sweep)
-    out = args.out or Path(args.sweep).with_suffix(".parquet")
-    table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers)
+    table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers,
+                      command=" ".join(sys.argv))
     print(f"wrote {out}: {len(sweep.points)} points x {len(sweep.traces)} traces, "
           f"{len(table)} rows")
 
@@ -361,7 +370,8 @@ accelsim sweep analysis/sweeps/eie_pes.yaml --out results/eie_pes.parquet --sche
 accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786
         """)
     sweep.add_argument("sweep", help="sweep YAML (arch, traces, grid and/or points)")
-    sweep.add_argument("--out", help="Parquet table (default: the sweep file with .parquet)")
+    sweep.add_argument("--out", help="results table, .parquet or .csv (default: the sweep file "
+                       "with .parquet); finished points are kept in OUT.parts/")
     sweep.add_argument("--scheduler", default="processes",
                        help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
     sweep.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
@@ -390,19 +400,29 @@ accelsim config arch_configs/eie.yaml
     return parser
 
 
+def _error_line(command, message):
+    # One line, whatever the user's bytes: newlines folded, unencodable characters escaped.
+    text = f"accelsim {command}: error: " + " ".join(str(message).split())
+    encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
+    print(text.encode(encoding, "backslashreplace").decode(encoding), file=sys.stderr)
+    return 2
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     try:
         status = args.run(args)
     except AccelsimError as exc:
-        print(f"accelsim {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"accelsim {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _error_line(args.command, exc)
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0
+    except OSError as exc:
+        # The file system said no (full disk, read-only, a path under a file): the user's to fix.
+        return _error_line(args.command, f"{exc.filename or ''}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        print(f"accelsim {args.command}: interrupted", file=sys.stderr)
+        return 130
     return status or 0
 
 

@@ -14,10 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-import yaml
-
 from .energy import bank_figures, memory_table
 from .errors import ConfigError
+from .inputs import load_yaml, shown
 from .machines import MACHINES
 from .schema import build, set_dotted, spec, to_plain
 
@@ -133,7 +132,7 @@ def _machine_section(raw, where):
     """(registry entry, parameters) of the machine `raw` names; removes its section from raw."""
     name = raw.get("machine")
     if name not in MACHINES:
-        raise ConfigError(f"{where}machine = {name!r} is invalid: must be one of "
+        raise ConfigError(f"{where}machine = {shown(name)} is invalid: must be one of "
                           f"{', '.join(repr(m) for m in MACHINES)}")
     for other in MACHINES:
         if other != name and other in raw:
@@ -151,7 +150,7 @@ def _check_parts(config, entry, where):
     for key, per in parts.items():
         unit = {"tile": "tiles", "pe": "pes"}.get(per)
         if unit and not hasattr(config.params, unit):
-            raise ConfigError(f"{where}{key}.per = {per!r} is invalid: "
+            raise ConfigError(f"{where}{key}.per = {shown(per)} is invalid: "
                               f"machine '{config.machine}' has no {unit}")
     missing = [b for b in entry.buffers if b not in config.memory.buffers]
     if missing:
@@ -186,12 +185,7 @@ def _resolve_buffer_figures(config, table_path, where):
 
 
 def _read_yaml(path, where):
-    try:
-        return yaml.safe_load(Path(path).read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{where}file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}not valid YAML ({str(exc).splitlines()[0]})") from None
+    return load_yaml(path, where, ConfigError)
 
 
 def arch_from_dict(raw, where="", base_dir=Path("."), overrides=None):

@@ -103,6 +103,33 @@ def _mnist_from_idx(directory):
     return splits
 
 
+class _CifarUnpickler(pickle.Unpickler):
+    """CIFAR-10's python batches hold a dict of bytes, lists and one NumPy array. Loading
+    them with plain pickle would run whatever code a crafted file names; this loads only the
+    few NumPy internals that rebuild an array (and the codec call that spells bytes)."""
+
+    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+               ("numpy", "ndarray"), ("numpy", "dtype"),
+               ("_codecs", "encode")}  # how protocol 2 spells bytes: a pure function
+
+    def find_class(self, module, name):
+        if (module, name) not in self.ALLOWED:
+            raise pickle.UnpicklingError(f"refused global {module}.{name}")
+        return super().find_class(module, name)
+
+
+def _read_cifar_batch(path):
+    try:
+        with open(path, "rb") as handle:
+            batch = _CifarUnpickler(handle, encoding="bytes").load()
+        if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+            raise pickle.UnpicklingError("no data and labels")
+        return batch
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError) as exc:
+        raise DataError(f"CIFAR-10 batch {path}: not a CIFAR-10 python batch ({exc})") from None
+
+
 def _cifar10(directory):
     directory = Path(directory)
     expected = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
@@ -113,8 +140,7 @@ def _cifar10(directory):
     def read(names):
         images, labels = [], []
         for name in names:
-            with open(directory / name, "rb") as handle:
-                batch = pickle.load(handle, encoding="bytes")
+            batch = _read_cifar_batch(directory / name)
             images.append(np.asarray(batch[b"data"], np.uint8).reshape(-1, 3, 32, 32))
             labels.append(np.asarray(batch[b"labels"], np.int64))
         return np.concatenate(images), np.concatenate(labels)

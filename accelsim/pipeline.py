@@ -9,7 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import AccelsimError
-from .results import provenance, read_results, write_results
+from .results import check_output_directory, provenance, read_results, write_results
 
 DEMO_METHODS = {"dense": {}, "wp": {"weight_budget": 0.1}, "jp": {}}
 
@@ -34,10 +34,7 @@ def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
     trace = capture_trace(model, torch.from_numpy(data.test.images[:samples]), meta["model"],
                           meta["method"], meta["dataset"], metadata,
                           source=f"accelsim trace --checkpoint {checkpoint}")
-    try:
-        save_trace(trace, out, overwrite=overwrite)
-    except FileExistsError as exc:
-        raise AccelsimError(str(exc)) from None
+    save_trace(trace, out, overwrite=overwrite)
     return trace
 
 
@@ -47,7 +44,15 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
     from .simulator import simulate
     from .trace import load_trace
 
+    sources = list(archs)
     archs = [a if not isinstance(a, (str, Path)) else load_arch(a) for a in archs]
+    # Tables, sidecars and summaries key machines by name: two configs may not share one.
+    seen = {}
+    for source, arch in zip(sources, archs):
+        if arch.name in seen:
+            raise AccelsimError(f"arch configs {seen[arch.name]} and {source} are both named "
+                                f"'{arch.name}'; give each its own name")
+        seen[arch.name] = source
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
     tables = [simulate(arch, trace, per_sample=per_sample,
                        progress=progress(f"{arch.name} {trace.model}/{trace.variant}")
@@ -75,14 +80,31 @@ def report(table, out_dir, archs, traces):
 
 
 def compare(archs, traces, out_dir, progress=None):
+    check_output_directory(out_dir, "output directory")
     table, archs, traces = simulate_all(archs, traces, progress=progress)
     summary, plots = report(table, out_dir, archs, traces)
     return table, summary, plots
 
 
 def plot_results(results_path, out_dir):
+    import numpy as np
+
     from .plots import write_plots
-    return write_plots(read_results(results_path), out_dir)
+    from .simulator import COLUMNS
+
+    check_output_directory(out_dir, "plot directory")
+    table = read_results(results_path, required=COLUMNS)
+    where = f"results file {results_path}: "
+    text = ["model", "variant", "arch", "machine", "layer", "kind"]
+    for column in (c for c in COLUMNS if c not in text):
+        values = table[column]
+        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
+                or not np.isfinite(values.astype(float)).all():
+            raise AccelsimError(f"{where}column {column} must hold finite numbers")
+    table[text[:5]] = table[text[:5]].astype(str)
+    if not (table["layer"] == "TOTAL").any():
+        raise AccelsimError(f"{where}has no TOTAL row")
+    return write_plots(table, out_dir)
 
 
 def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, log=print,

@@ -2,17 +2,23 @@
 
 `results.csv` comes with `results.csv.meta.json`: the accelsim version, the
 command, every resolved machine config and every trace's manifest fields, so
-a table can always be traced back to its inputs.
+a table can always be traced back to its inputs. The two files cannot be
+replaced in one step, so the sidecar records the table's sha256 and
+`read_results` refuses a pair that does not match (a reader that came
+between the two renames, or a table copied without its sidecar's run).
 """
 
+import hashlib
 import io
 import json
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from .errors import AccelsimError
 from .files import atomic_file, write_text_atomic
+from .inputs import load_json
 
 FORMATS = (".csv", ".parquet")
 
@@ -36,28 +42,82 @@ def provenance(archs, traces, command=""):
     }
 
 
+def check_output_directory(path, what):
+    """Fail now, before any work, if files cannot be written in directory `path`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AccelsimError(f"{what} {path}: is a file, not a directory")
+    return _check_writable_ancestor(path, what)
+
+
+def check_output_file(path, what):
+    """Fail now, before any work, if `path` cannot be written as a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise AccelsimError(f"{what} {path}: is a directory")
+    _check_writable_ancestor(path.parent, what)
+    return path
+
+
+def _check_writable_ancestor(path, what):
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise AccelsimError(f"{what} {path}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise AccelsimError(f"{what} {path}: {ancestor} is not writable")
+    return path
+
+
 def check_results_path(path):
     path = Path(path)
     if path.suffix not in FORMATS:
         raise AccelsimError(f"results file {path}: suffix must be one of {', '.join(FORMATS)}")
-    return path
+    return check_output_file(path, "results file")
 
 
 def write_results(table, path, meta):
     path = check_results_path(path)
+    buffer = io.BytesIO()
     if path.suffix == ".csv":
-        buffer = io.StringIO()
-        table.to_csv(buffer, index=False)
-        write_text_atomic(path, buffer.getvalue())
+        buffer.write(table.to_csv(index=False).encode())
     else:
-        with atomic_file(path) as handle:
-            table.to_parquet(handle, index=False)
+        table.to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    with atomic_file(path) as handle:
+        handle.write(data)
+    meta = dict(meta, table_sha256=hashlib.sha256(data).hexdigest())
     write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
     return path
 
 
-def read_results(path):
+def read_results(path, required=()):
+    """A results table; checked against its sidecar when there is one, and for `required`
+    columns."""
     path = Path(path)
+    where = f"results file {path}: "
+    if path.suffix not in FORMATS:
+        raise AccelsimError(f"{where}suffix must be one of {', '.join(FORMATS)}")
     if not path.is_file():
-        raise AccelsimError(f"results file {path}: not found")
-    return pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        raise AccelsimError(f"{where}not found")
+    data = path.read_bytes()
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        meta = load_json(sidecar, f"{where}sidecar {sidecar.name}: ")
+        recorded = meta.get("table_sha256") if isinstance(meta, dict) else None
+        if recorded is not None and recorded != hashlib.sha256(data).hexdigest():
+            raise AccelsimError(f"{where}its sidecar {sidecar.name} describes another table "
+                                "(written by another run); rerun the command that wrote it")
+    try:
+        table = (pd.read_parquet(io.BytesIO(data)) if path.suffix == ".parquet"
+                 else pd.read_csv(io.BytesIO(data)))
+    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for bad bytes
+        raise AccelsimError(f"{where}cannot be read as {path.suffix[1:]} "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                            ) from None
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise AccelsimError(f"{where}missing columns {', '.join(missing)} "
+                            "(not an accelsim results table?)")
+    return table

@@ -6,9 +6,14 @@ a message that names the dotted key, the value and what is allowed.
 """
 
 import dataclasses
+import math
 import typing
 
 from .errors import ConfigError
+from .inputs import shown
+
+# No count, size or rate in a config needs more; beyond it int64 arithmetic could overflow.
+MAX_INT = 2**40
 
 _NO_DEFAULT = dataclasses.MISSING
 
@@ -37,7 +42,7 @@ def _type_name(kind):
 
 
 def _fail(where, key, value, allowed):
-    raise ConfigError(f"{where}{key} = {value!r} is invalid: must be {allowed}")
+    raise ConfigError(f"{where}{key} = {shown(value)} is invalid: must be {allowed}")
 
 
 def _check_scalar(value, kind, meta, where, key):
@@ -45,6 +50,10 @@ def _check_scalar(value, kind, meta, where, key):
         value = float(value)
     if kind in (int, float) and isinstance(value, bool) or not isinstance(value, kind):
         _fail(where, key, value, _type_name(kind) + _range_text(meta))
+    if kind is float and not math.isfinite(value):
+        _fail(where, key, value, "a finite number" + _range_text(meta))
+    if kind is int and abs(value) > MAX_INT:
+        _fail(where, key, value, f"an integer of magnitude <= 2**40{_range_text(meta)}")
     if meta.get("choices") is not None and value not in meta["choices"]:
         _fail(where, key, value, "one of " + ", ".join(repr(c) for c in meta["choices"]))
     low, low_open, high = meta.get("minimum"), meta.get("exclusive_minimum"), meta.get("maximum")
@@ -85,7 +94,10 @@ def _convert(value, kind, meta, where, key):
         if not isinstance(value, dict):
             _fail(where, key, value, _type_name(kind))
         _, item_kind = typing.get_args(kind)
-        return {str(k): _convert(v, item_kind, meta, where, f"{key}.{k}") for k, v in value.items()}
+        for k in value:
+            if not isinstance(k, str):
+                _fail(where, f"{key}.{k}", value[k], "under a string key")
+        return {k: _convert(v, item_kind, meta, where, f"{key}.{k}") for k, v in value.items()}
     if kind is dict:
         if not isinstance(value, dict):
             _fail(where, key, value, "a mapping")
@@ -97,10 +109,13 @@ def build(cls, mapping, where="", prefix=""):
     """Validate `mapping` against dataclass `cls`; return the instance."""
     if not isinstance(mapping, dict):
         raise ConfigError(f"{where}{prefix.rstrip('.') or 'the document'} must be "
-                          f"{_type_name(cls)}, got {mapping!r}")
+                          f"{_type_name(cls)}, got {shown(mapping)}")
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
     hints = typing.get_type_hints(cls)
     for key in mapping:
+        if not isinstance(key, str):
+            raise ConfigError(f"{where}key {shown(key)} in '{prefix.rstrip('.') or 'the document'}'"
+                              f" is not a string")
         if key not in fields:
             raise ConfigError(f"{where}unknown key '{prefix}{key}'; allowed keys here: "
                               f"{', '.join(sorted(fields))}")
@@ -126,6 +141,8 @@ def to_plain(obj):
 
 def set_dotted(mapping, dotted_key, value, where=""):
     """Set `a.b.c` in a nested dict, creating nothing that did not exist but the last key."""
+    if not isinstance(dotted_key, str):
+        raise ConfigError(f"{where}override key {shown(dotted_key)} is not a string")
     *parents, last = dotted_key.split(".")
     node = mapping
     for i, part in enumerate(parents):

@@ -12,6 +12,7 @@ import pandas as pd
 
 from .config import ArchConfig, load_arch
 from .energy import EnergyModel
+from .errors import AccelsimError
 from .machines import MACHINES
 from .macs import layer_macs
 from .memory import layer_chunks, plan_network, run_memory_system
@@ -49,6 +50,23 @@ def _layer_row(trace, arch, layer, counts, macs, densities, plan, traffic, energ
     }
     row.update({f"energy_{component}_pj": pj for component, pj in priced.items()})
     return row
+
+
+def _check_figures(table, arch):
+    """No figure may come out NaN, infinite or negative: that would be a config at the edge of
+    the arithmetic (an overflow), never a result."""
+    columns = ADDITIVE + sorted({c for c in table if c.startswith("energy_")} - set(ADDITIVE))
+    numeric = table[columns].astype(float)
+    # An energy component may be absent (NaN) on a layer that never uses it; nothing else.
+    missing = numeric.isna().to_numpy() & ~numeric.columns.str.endswith("_pj")[None, :]
+    values = numeric.fillna(0.0).to_numpy()
+    bad = missing | ~np.isfinite(values) | (values < 0) | (values > 2.0**62)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise AccelsimError(f"arch '{arch.name}', layer '{table['layer'].iloc[row]}': "
+                            f"{numeric.columns[column]} came out {numeric.iloc[row, column]}; "
+                            f"a config value is too large for the arithmetic")
+    return table
 
 
 def _with_ratios(table):
@@ -114,6 +132,8 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
             rows.append(dict(row, sample=sample))
 
     table = pd.DataFrame(rows)
+    _check_figures(table, arch)
+    # A component a layer's actions never touch costs nothing there.
     table = table.fillna({c: 0.0 for c in table.columns if c.startswith("energy_")})
     energy_columns = sorted(c for c in table.columns if c.startswith("energy_") and c != "energy_pj")
     if per_sample:

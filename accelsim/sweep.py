@@ -9,12 +9,19 @@ A sweep file:
     # or, instead of / besides grid, an explicit list:
     # points: [{eie.pes: 64, eie.fifo_depth: 4}, ...]
 
+Override values are numbers, strings or booleans. A sweep runs at most
+MAX_JOBS (points x traces); the size is checked before the grid is expanded.
+
 Every (point, trace) is simulated on its own by a worker that gets paths,
 not arrays, and runs Numba single-threaded. Each result is written
 atomically to `OUT.parts/<key>.parquet` as soon as it arrives; points whose
 part exists are skipped, so a killed sweep loses at most the points in
-flight. The combined table (override values as columns) is rewritten
-atomically at the end. Schedulers: local processes (default), a Dask
+flight. The key is a hash of the point's content: its resolved machine
+config (every value, after the overrides) and the trace's manifest (which
+holds every array's sha256); a config or trace edited since is a new key,
+so a stale result is never reused. The combined table (override values as
+columns) is rewritten atomically at the end, as Parquet or CSV with a
+provenance sidecar. Schedulers: local processes (default), a Dask
 LocalCluster ("local") or an existing Dask cluster ("tcp://HOST:PORT").
 """
 
@@ -22,19 +29,25 @@ import hashlib
 import io
 import itertools
 import json
+import math
 import os
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-import yaml
 from tqdm import tqdm
 
-from .config import load_arch
+from .config import arch_from_dict, load_arch
 from .errors import AccelsimError, ConfigError
 from .files import atomic_file
+from .inputs import load_yaml, read_text, shown
+from .results import check_results_path, write_results
 from .schema import build, spec
+from .trace import MANIFEST
+
+MAX_JOBS = 10_000
+SCHEDULERS = ("processes", "local", "tcp://HOST:PORT")
 
 
 @dataclass(frozen=True)
@@ -50,21 +63,41 @@ class Sweep:
     arch: Path
     traces: list
     points: list = field(default_factory=list)
+    # Per point, the resolved config; per trace, its manifest's text: what a result depends on.
+    resolved: list = field(default_factory=list)
+    manifests: list = field(default_factory=list)
+
+
+def _check_override(key, value, where):
+    if not isinstance(key, str):
+        raise ConfigError(f"{where}override key {shown(key)} is not a string")
+    if not isinstance(value, (int, float, str, bool)) or (
+            isinstance(value, float) and not math.isfinite(value)):
+        raise ConfigError(f"{where}{key} = {shown(value)} is invalid: an override value must be "
+                          "a finite number, a string or true/false")
 
 
 def load_sweep(path):
     path = Path(path)
     where = f"sweep {path}: "
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except FileNotFoundError:
-        raise ConfigError(f"{where}file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{where}not valid YAML ({str(exc).splitlines()[0]})") from None
+    raw = load_yaml(path, where, ConfigError)
     sweep_spec = build(SweepSpec, raw, where)
+    if not sweep_spec.traces:
+        raise ConfigError(f"{where}traces is empty: list at least one trace directory")
     for key, values in sweep_spec.grid.items():
         if not isinstance(values, list) or not values:
-            raise ConfigError(f"{where}grid.{key} = {values!r} is invalid: must be a non-empty list")
+            raise ConfigError(f"{where}grid.{shown(key)} = {shown(values)} is invalid: "
+                              "must be a non-empty list")
+        for value in values:
+            _check_override(key, value, f"{where}grid: ")
+    for i, point in enumerate(sweep_spec.points):
+        for key, value in point.items():
+            _check_override(key, value, f"{where}points[{i}]: ")
+    grid_size = math.prod(len(v) for v in sweep_spec.grid.values()) if sweep_spec.grid else 0
+    jobs = (grid_size + len(sweep_spec.points)) * len(sweep_spec.traces)
+    if jobs > MAX_JOBS:
+        raise ConfigError(f"{where}{jobs} (point, trace) jobs; the limit is {MAX_JOBS}: "
+                          "split the sweep")
     keys = list(sweep_spec.grid)
     points = [dict(zip(keys, combo)) for combo in itertools.product(
         *(sweep_spec.grid[k] for k in keys))] if keys else []
@@ -74,14 +107,20 @@ def load_sweep(path):
     base = path.parent
     sweep = Sweep(arch=base / sweep_spec.arch, traces=[base / t for t in sweep_spec.traces],
                   points=points)
-    for point in points:  # every point must give a valid config before anything runs
-        load_arch(sweep.arch, point)
+    # Every point must give a valid config before anything runs; the YAML is read once.
+    arch_where = f"arch config {sweep.arch}: "
+    arch_raw = load_yaml(sweep.arch, arch_where, ConfigError)
+    sweep.resolved = [arch_from_dict(arch_raw, arch_where, sweep.arch.parent, point).to_dict()
+                      for point in points]
+    sweep.manifests = [read_text(Path(t) / MANIFEST, f"{where}trace {t}: {MANIFEST}: ", ConfigError)
+                       for t in sweep.traces]
     return sweep
 
 
-def point_key(arch, overrides, trace):
-    text = json.dumps([str(arch), sorted(overrides.items()), str(trace)], default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:20]
+def point_key(resolved_config, manifest_text):
+    """Content key of a (point, trace): the resolved config and the trace's manifest."""
+    text = json.dumps([resolved_config, manifest_text], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:24]
 
 
 def run_point(arch_path, overrides, trace_path):
@@ -114,17 +153,34 @@ def _dask_client(scheduler, workers):
     if scheduler == "local":
         return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                    dashboard_address=None))
-    return Client(scheduler)
+    try:
+        return Client(scheduler, timeout="10s")
+    except (OSError, TimeoutError, ValueError, TypeError) as exc:
+        raise AccelsimError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
+                            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+                            ) from None
 
 
-def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True):
+def check_scheduler(scheduler, workers):
+    if not (scheduler in SCHEDULERS[:2] or str(scheduler).startswith("tcp://")):
+        raise AccelsimError(f"--scheduler {shown(scheduler)} is invalid: must be one of "
+                            f"{', '.join(SCHEDULERS)}")
+    if workers is not None and not 1 <= workers <= 1024:
+        raise AccelsimError(f"--workers {workers} is invalid: must be in 1..1024")
+
+
+def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True, command=""):
     """Run the missing points of `sweep`; write and return the combined table."""
-    out = Path(out)
+    check_scheduler(scheduler, workers)
+    out = check_results_path(out)
     parts = Path(f"{out}.parts")
     parts.mkdir(parents=True, exist_ok=True)
     workers = workers or max(1, os.cpu_count() or 1)
-    jobs = [(point, trace) for point in sweep.points for trace in sweep.traces]
-    todo = [(p, t) for p, t in jobs if not (parts / f"{point_key(sweep.arch, p, t)}.parquet").exists()]
+    # (overrides, trace, its part file) for every job
+    jobs = [(point, trace, parts / f"{point_key(resolved, manifest)}.parquet")
+            for point, resolved in zip(sweep.points, sweep.resolved)
+            for trace, manifest in zip(sweep.traces, sweep.manifests)]
+    todo = [job for job in jobs if not job[2].exists()]
     bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="point",
                disable=None if progress else True)
     failures = []
@@ -132,25 +188,25 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True):
     def collect(futures, completed):
         # A failed point is reported at the end; the others still land on disk.
         for future in completed(futures):
-            point, trace = futures[future]
+            job = futures[future]
             try:
                 table = future.result()
             except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
-                failures.append(f"{point} on {trace}: {str(exc).splitlines()[0]}")
+                failures.append(f"{job[0]} on {job[1]}: {str(exc).splitlines()[0]}")
                 continue
-            _write_part(table, parts / f"{point_key(sweep.arch, point, trace)}.parquet")
+            _write_part(table, job[2])
             bar.update()
 
     if todo and scheduler == "processes":
         with _local_executor(workers) as pool:
-            collect({pool.submit(run_point, str(sweep.arch), p, str(t)): (p, t) for p, t in todo},
-                    as_completed)
+            collect({pool.submit(run_point, str(sweep.arch), job[0], str(job[1])): job
+                     for job in todo}, as_completed)
     elif todo:
         from dask.distributed import as_completed as dask_completed
         client = _dask_client(scheduler, workers)
         try:
-            collect({client.submit(run_point, str(sweep.arch), p, str(t), pure=False): (p, t)
-                     for p, t in todo}, dask_completed)
+            collect({client.submit(run_point, str(sweep.arch), job[0], str(job[1]), pure=False): job
+                     for job in todo}, dask_completed)
         finally:
             cluster = getattr(client, "cluster", None)
             client.close()
@@ -160,7 +216,8 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True):
     if failures:
         raise AccelsimError(f"{len(failures)} sweep point(s) failed (the others are saved; "
                             f"rerun to retry): {failures[0]}")
-    table = pd.concat([pd.read_parquet(parts / f"{point_key(sweep.arch, p, t)}.parquet")
-                       for p, t in jobs], ignore_index=True)
-    _write_part(table, out)
+    table = pd.concat([pd.read_parquet(job[2]) for job in jobs], ignore_index=True)
+    write_results(table, out, {"command": command, "sweep_arch": str(sweep.arch),
+                               "points": len(sweep.points),
+                               "traces": [str(t) for t in sweep.traces]})
     return table

@@ -12,6 +12,7 @@ feature maps. Every array is
 drawn from its own seeded stream: the same seed gives the same bytes.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Optional
 
@@ -22,6 +23,10 @@ from .schema import build, spec
 from .trace import Layer, Trace, check_layer_geometry
 
 PATTERNS = ("uniform", "clustered", "spatial")
+# Limits, checked before drawing: samples per trace, and elements per array (2**30 float16
+# values are 2 GiB).
+MAX_SAMPLES = 100_000
+MAX_ELEMENTS = 2**30
 
 
 @dataclass(frozen=True)
@@ -100,6 +105,12 @@ def _values(rng, mask, scale, non_negative, dtype):
     # Keep drawn non-zeros non-zero after rounding to the storage dtype.
     floor = scale * 1e-2
     values = np.where(np.abs(values) < floor, np.copysign(floor, values), values)
+    if np.dtype(dtype).kind == "i":
+        # Quantize: the largest magnitude maps to the type's largest value, and every drawn
+        # non-zero to at least 1, so the requested densities hold in integer traces too.
+        peak = float(np.abs(values).max(initial=0.0)) or 1.0
+        steps = np.abs(values.astype(np.float64)) * (np.iinfo(dtype).max / peak)
+        values = np.sign(values) * np.maximum(1.0, np.round(steps))
     return np.where(mask, values, 0).astype(dtype)
 
 
@@ -107,6 +118,8 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
                     cluster_size=4, dtype="float16"):
     """Draw one layer: weights (any sign) and ReLU-like non-negative activations."""
     s = layer_spec
+    if not 1 <= samples <= MAX_SAMPLES:
+        raise ConfigError(f"samples = {samples} is invalid: must be in 1..{MAX_SAMPLES}")
     if s.kind == "linear":
         if s.in_features is None or s.out_features is None:
             raise ConfigError(f"layer '{s.name}': linear needs in_features and out_features")
@@ -120,6 +133,10 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
                               f"{channels} and filters {s.filters}")
         weight_shape = (s.filters, channels // s.groups, s.kernel, s.kernel)
         act_shape = (samples, *s.input_shape)
+    for what, shape in (("weights", weight_shape), ("activations", act_shape)):
+        if math.prod(shape) > MAX_ELEMENTS:
+            raise ConfigError(f"layer '{s.name}': {what} {list(shape)} have more than "
+                              f"{MAX_ELEMENTS} elements")
     weight_rng = np.random.default_rng([seed, index, 0])
     act_rng = np.random.default_rng([seed, index, 1])
     fan_in = int(np.prod(weight_shape[1:]))

@@ -10,6 +10,7 @@ so a simulator never sees a truncated or inconsistent trace.
 
 import json
 import math
+import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -18,6 +19,7 @@ import numpy as np
 
 from .errors import TraceError
 from .files import atomic_directory, sha256_of_file
+from .inputs import load_json, shown
 from .macs import nonzero_mask
 
 FORMAT_NAME = "accelsim-trace"
@@ -25,15 +27,21 @@ FORMAT_VERSION = 1
 KINDS = ("conv2d", "linear")
 DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32")
 MANIFEST = "manifest.json"
+# Limits, checked before any array is allocated (traces/README.md states them): a stride,
+# padding or dilation at most MAX_GEOMETRY; an array dimension at least 1; a padded input
+# plane (C x (H + 2 pad) x (W + 2 pad), one sample) at most MAX_PLANE elements.
+MAX_GEOMETRY = 1024
+MAX_PLANE = 2**28
 
 
 def _pair(value, what):
-    if isinstance(value, (int, np.integer)):
-        return (int(value), int(value))
-    pair = tuple(int(v) for v in value)
-    if len(pair) != 2:
-        raise ValueError(f"{what} must be an int or a pair, got {value!r}")
-    return pair
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    pair = tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                 for v in pair):
+        raise ValueError(f"{what} must be an integer or a pair of integers, got {shown(value)}")
+    return tuple(int(v) for v in pair)
 
 
 @dataclass
@@ -142,9 +150,14 @@ def check_layer_geometry(layer, where=""):
         if weight.shape[1] * layer.groups != acts.shape[1]:
             fail(f"weight has {weight.shape[1]} channels per group x {layer.groups} groups "
                  f"but activations have {acts.shape[1]} channels")
-        if min(layer.stride) < 1 or min(layer.dilation) < 1 or min(layer.padding) < 0:
-            fail(f"stride {layer.stride} and dilation {layer.dilation} must be >= 1, "
-                 f"padding {layer.padding} >= 0")
+        if min(layer.stride) < 1 or min(layer.dilation) < 1 or min(layer.padding) < 0 or max(
+                *layer.stride, *layer.dilation, *layer.padding) > MAX_GEOMETRY:
+            fail(f"stride {layer.stride} and dilation {layer.dilation} must be in 1..{MAX_GEOMETRY}, "
+                 f"padding {layer.padding} in 0..{MAX_GEOMETRY}")
+        channels, height, width = layer.input_shape
+        plane = channels * (height + 2 * layer.padding[0]) * (width + 2 * layer.padding[1])
+        if plane > MAX_PLANE:
+            fail(f"the padded input plane has {plane} elements; the limit is {MAX_PLANE}")
         if min(layer.output_shape[1:]) < 1:
             fail(f"kernel {layer.kernel} does not fit input {layer.input_shape[1:]} "
                  f"with padding {layer.padding} and dilation {layer.dilation}")
@@ -190,6 +203,15 @@ def _safe_name(name):
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
+def is_trace_directory(path):
+    """Whether `path` holds a manifest that declares an accelsim trace (for --force)."""
+    try:
+        manifest = load_json(Path(path) / MANIFEST, "", TraceError)
+    except TraceError:
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
+
+
 def save_trace(trace, path, overwrite=False):
     """Write `trace` to directory `path` atomically and return the path."""
     names = [layer.name for layer in trace.layers]
@@ -203,7 +225,7 @@ def save_trace(trace, path, overwrite=False):
     for layer in trace.layers:
         check_layer_geometry(layer)
     path = Path(path)
-    with atomic_directory(path, overwrite=overwrite) as staging:
+    with atomic_directory(path, overwrite=overwrite, replaceable=is_trace_directory) as staging:
         manifest = {
             "format": FORMAT_NAME,
             "format_version": FORMAT_VERSION,
@@ -229,7 +251,12 @@ def _require(mapping, key, kind, where):
     value = mapping[key]
     if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
         raise TraceError(f"{where}key '{key}' must be {kind.__name__ if isinstance(kind, type) else kind}, "
-                         f"got {value!r}")
+                         f"got {shown(value)}")
+    if kind is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise TraceError(f"{where}key '{key}' is not valid Unicode: {shown(value)}") from None
     return value
 
 
@@ -238,11 +265,15 @@ def _open_array(directory, entry, what, where, verify):
     file_name = _require(entry, "file", str, where)
     dtype = _require(entry, "dtype", str, where)
     shape = tuple(_require(entry, "shape", list, where))
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
+        raise TraceError(f"{where}shape {shown(list(shape))} must list integers >= 1")
     if dtype not in DTYPES:
-        raise TraceError(f"{where}dtype {dtype!r} is not one of {', '.join(DTYPES)}")
+        raise TraceError(f"{where}dtype {shown(dtype)} is not one of {', '.join(DTYPES)}")
     file_path = directory / file_name
     if Path(file_name).name != file_name or not file_path.is_file():
-        raise TraceError(f"{where}file '{file_name}' is missing")
+        raise TraceError(f"{where}file {shown(file_name)} is missing")
+    if file_path.is_symlink() and file_path.resolve().parent != directory.resolve():
+        raise TraceError(f"{where}file '{file_name}' is a link to outside the trace directory")
     try:
         with open(file_path, "rb") as handle:
             version = np.lib.format.read_magic(handle)
@@ -253,6 +284,8 @@ def _open_array(directory, entry, what, where, verify):
     except (ValueError, OSError, SyntaxError) as exc:
         raise TraceError(f"{where}file '{file_name}' is not a valid .npy file ({exc})") from None
     file_shape, fortran, file_dtype = header
+    if file_dtype.byteorder == ">" or (file_dtype.byteorder == "=" and sys.byteorder == "big"):
+        raise TraceError(f"{where}file '{file_name}' is big-endian; traces are little-endian")
     if tuple(file_shape) != shape or file_dtype.name != dtype or fortran:
         raise TraceError(f"{where}file '{file_name}' holds {file_dtype.name}{list(file_shape)}, "
                          f"manifest says {dtype}{list(shape)}")
@@ -274,10 +307,12 @@ def _read_layer(directory, entry, index, verify, trace_where):
     if not isinstance(entry, dict):
         raise TraceError(f"{trace_where}layer #{index} is not an object")
     name = _require(entry, "name", str, f"{trace_where}layer #{index}: ")
+    if not name or len(name) > 200:
+        raise TraceError(f"{trace_where}layer #{index}: name must be 1 to 200 characters")
     where = f"{trace_where}layer '{name}': "
     kind = _require(entry, "kind", str, where)
     if kind not in KINDS:
-        raise TraceError(f"{where}kind {kind!r} is not one of {', '.join(KINDS)}")
+        raise TraceError(f"{where}kind {shown(kind)} is not one of {', '.join(KINDS)}")
     weight = _open_array(directory, _require(entry, "weight", dict, where), "weight", where, verify)
     acts = _open_array(directory, _require(entry, "activations", dict, where), "activations", where, verify)
     geometry = {}
@@ -313,22 +348,19 @@ def load_trace(path, verify=True):
     manifest_path = directory / MANIFEST
     if not manifest_path.is_file():
         raise TraceError(f"{where}no {MANIFEST} (not a trace directory, or an interrupted write)")
-    try:
-        manifest = json.loads(manifest_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise TraceError(f"{where}{MANIFEST} is not valid JSON ({exc})") from None
+    manifest = load_json(manifest_path, f"{where}{MANIFEST}: ", TraceError)
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
         raise TraceError(f"{where}{MANIFEST} does not declare format '{FORMAT_NAME}'")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
-        raise TraceError(f"{where}unknown format_version {version!r} (this accelsim reads {FORMAT_VERSION})")
+        raise TraceError(f"{where}unknown format_version {shown(version)} (this accelsim reads {FORMAT_VERSION})")
     entries = _require(manifest, "layers", list, where)
     if not entries:
         raise TraceError(f"{where}the manifest lists no layer")
     layers = [_read_layer(directory, entry, i, verify, where) for i, entry in enumerate(entries)]
     names = [layer.name for layer in layers]
     if len(set(names)) != len(names):
-        raise TraceError(f"{where}layer names are not unique: {names}")
+        raise TraceError(f"{where}layer names are not unique: {shown(names)}")
     samples = _require(manifest, "samples", int, where)
     for layer in layers:
         if layer.samples != samples:
@@ -341,10 +373,9 @@ def load_trace(path, verify=True):
         raise TraceError(f"{where}key 'independent_layers' must be true or false")
     return Trace(
         layers=layers,
-        model=str(manifest.get("model", "unknown")),
-        variant=str(manifest.get("variant", "unknown")),
-        dataset=str(manifest.get("dataset", "unknown")),
-        source=str(manifest.get("source", "")),
+        **{key: _require(manifest, key, str, where) if key in manifest else default
+           for key, default in (("model", "unknown"), ("variant", "unknown"),
+                                ("dataset", "unknown"), ("source", ""))},
         metadata=metadata,
         path=directory,
         independent_layers=independent,

@@ -407,8 +407,18 @@ def load_checkpoint(path):
         meta = saved["meta"]
     except Exception as exc:  # a truncated or foreign file: any unpickling error
         raise AccelsimError(f"checkpoint {path}: not a readable accelsim checkpoint ({exc})") from None
-    if meta.get("format") != CHECKPOINT_FORMAT:
+    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
         raise AccelsimError(f"checkpoint {path}: not an accelsim checkpoint")
+    try:
+        return _restore(saved, meta)
+    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
+        # torch.load(weights_only) allows only tensors and plain containers; what is left to
+        # go wrong is their structure (missing keys, wrong shapes, wrong types).
+        raise AccelsimError(f"checkpoint {path}: its contents do not fit an accelsim model "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+
+
+def _restore(saved, meta):
     model = build_model(meta["model"])
     model.load_state_dict(saved["state"], strict=False)
     layers = dict(maskable_layers(model))

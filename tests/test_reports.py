@@ -1,5 +1,6 @@
 """Summary arithmetic, plots, compare/plot CLI, sweeps (processes and Dask) and analysis scripts."""
 
+import shutil
 import sys
 
 import numpy as np
@@ -7,7 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 
-from accelsim import Trace, save_trace
+from accelsim import Trace, load_arch, save_trace
+from accelsim.results import read_results
 from accelsim.cli import main
 from accelsim.plots import cycles_per_layer, energy_breakdown, machine_efficiency, speedup_and_saving
 from accelsim.summary import summarize
@@ -121,7 +123,11 @@ def _sweep_file(tmp_path, traces, values):
 
 def test_sweep_resumes_after_interruption(results, tmp_path):
     good = results / "jp"
-    path = _sweep_file(tmp_path, [good, tmp_path / "not-a-trace"], [2, 4])
+    broken = tmp_path / "broken"  # its manifest reads, its arrays fail the checksum
+    shutil.copytree(good, broken)
+    for array in broken.glob("*.npy"):
+        array.write_bytes(array.read_bytes()[:-2] + b"\x01\x02")
+    path = _sweep_file(tmp_path, [good, broken], [2, 4])
     out = tmp_path / "sweep.parquet"
     with pytest.raises(Exception):
         run_sweep(load_sweep(path), out, workers=2, progress=False)
@@ -153,7 +159,26 @@ def test_bad_sweep_names_the_problem(tmp_path, results):
     path = _sweep_file(tmp_path, [results / "jp"], [0])
     with pytest.raises(Exception, match="eie.pes = 0"):
         load_sweep(path)
-    assert point_key("a", {"x": 1}, "t") != point_key("a", {"x": 2}, "t")
+    assert point_key({"x": 1}, "t") != point_key({"x": 2}, "t")
+
+
+def test_a_sweep_never_reuses_a_point_whose_config_changed(results, tmp_path):
+    arch = tmp_path / "eie.yaml"
+    text = (ROOT / "arch_configs" / "eie.yaml").read_text()
+    arch.write_text(text.replace("energy: energy/45nm.yaml",
+                                 f"energy: {ROOT / 'arch_configs' / 'energy' / '45nm.yaml'}"))
+    path = tmp_path / "sweep.yaml"
+    path.write_text(yaml.safe_dump({"arch": str(arch), "traces": [str(results / "jp")],
+                                    "grid": {"eie.pes": [4, 8]}}))
+    out = tmp_path / "sweep.csv"
+    first = run_sweep(load_sweep(path), out, workers=1, progress=False)
+    clock = load_arch(arch).clock_mhz
+    arch.write_text(arch.read_text().replace(f"clock_mhz: {clock:g}", f"clock_mhz: {clock / 8:g}"))
+    assert load_arch(arch).clock_mhz == clock / 8
+    second = run_sweep(load_sweep(path), out, workers=1, progress=False)
+    totals = [t[t.layer == "TOTAL"].sort_values("eie.pes") for t in (first, second)]
+    assert (totals[1]["latency_us"].to_numpy() > 7 * totals[0]["latency_us"].to_numpy()).all()
+    assert read_results(out)["latency_us"].equals(second["latency_us"])  # CSV, with its sidecar
 
 
 def test_analysis_scripts(results, tmp_path):

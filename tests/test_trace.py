@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from accelsim import Trace, TraceError, load_trace, save_trace
+from accelsim.errors import AccelsimError
 from accelsim.cli import main
 
 from conftest import random_conv_layer, random_linear_layer
@@ -45,7 +46,7 @@ def test_arrays_are_memory_mapped(tmp_path, small_trace):
 
 def test_existing_trace_is_not_overwritten_without_force(tmp_path, small_trace):
     save_trace(small_trace, tmp_path / "t")
-    with pytest.raises(FileExistsError):
+    with pytest.raises(AccelsimError):
         save_trace(small_trace, tmp_path / "t")
     save_trace(small_trace, tmp_path / "t", overwrite=True)
     load_trace(tmp_path / "t")
