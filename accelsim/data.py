@@ -108,7 +108,8 @@ class _CifarUnpickler(pickle.Unpickler):
     them with plain pickle would run whatever code a crafted file names; this loads only the
     few NumPy internals that rebuild an array (and the codec call that spells bytes)."""
 
-    ALLOWED = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ALLOWED = {(f"numpy{core}.multiarray", name) for core in ("._core", ".core")
+               for name in ("_reconstruct", "scalar")} | {
                ("numpy", "ndarray"), ("numpy", "dtype"),
                ("_codecs", "encode")}  # how protocol 2 spells bytes: a pure function
 

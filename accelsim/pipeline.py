@@ -90,18 +90,24 @@ def plot_results(results_path, out_dir):
     import numpy as np
 
     from .plots import write_plots
-    from .simulator import COLUMNS
+    from .simulator import ADDITIVE, COLUMNS
 
     check_output_directory(out_dir, "plot directory")
     table = read_results(results_path, required=COLUMNS)
     where = f"results file {results_path}: "
     text = ["model", "variant", "arch", "machine", "layer", "kind"]
-    for column in (c for c in COLUMNS if c not in text):
+    energy = [c for c in table.columns if c.startswith("energy_") and c not in COLUMNS]
+    for column in [c for c in COLUMNS if c not in text] + energy:
         values = table[column]
         if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
-                or not np.isfinite(values.astype(float)).all():
-            raise AccelsimError(f"{where}column {column} must hold finite numbers")
-    table[text[:5]] = table[text[:5]].astype(str)
+                or not np.isfinite(values.astype(float)).all() \
+                or (column in ADDITIVE and (values < 0).any()):
+            raise AccelsimError(f"{where}column {column} must hold finite numbers"
+                                + (" >= 0" if column in ADDITIVE else ""))
+    for column in text[:5]:  # kind is empty on TOTAL rows
+        if table[column].isna().any():
+            raise AccelsimError(f"{where}column {column} has empty values")
+        table[column] = table[column].astype(str)
     if not (table["layer"] == "TOTAL").any():
         raise AccelsimError(f"{where}has no TOTAL row")
     return write_plots(table, out_dir)

@@ -31,7 +31,7 @@ import itertools
 import json
 import math
 import os
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -128,7 +128,7 @@ def run_point(arch_path, overrides, trace_path):
     import numba
 
     from .simulator import simulate
-    numba.set_num_threads(1)  # parallelism comes from the workers
+    numba.set_num_threads(1)  # parallelism comes from the workers (the call is per thread)
     table = simulate(load_arch(arch_path, overrides), trace_path)
     for key, value in overrides.items():
         table.insert(0, key, value)
@@ -145,6 +145,8 @@ def _write_part(table, path):
 
 def _local_executor(workers):
     import multiprocessing
+    if workers == 1:  # one point after the other in this process: no start-up cost
+        return ThreadPoolExecutor(max_workers=1)
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 

@@ -162,6 +162,10 @@ def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=
     """Build a Trace from a NetworkSpec (or a mapping that validates as one)."""
     if not isinstance(network, NetworkSpec):
         network = build(NetworkSpec, network, "synthetic spec: ")
+    if not 0 <= seed < 2**63:
+        raise ConfigError(f"seed = {seed} is invalid: must be in 0..2**63-1")
+    if not 1 <= cluster_size <= 1024:
+        raise ConfigError(f"cluster size = {cluster_size} is invalid: must be in 1..1024")
     iterate = progress or (lambda items: items)
     layers = [
         synthetic_layer(layer_spec, samples, seed, i, pattern, cluster_size, dtype)

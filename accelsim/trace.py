@@ -281,8 +281,9 @@ def _open_array(directory, entry, what, where, verify):
                            else np.lib.format.read_array_header_2_0)
             header = read_header(handle)
             data_offset = handle.tell()
-    except (ValueError, OSError, SyntaxError) as exc:
-        raise TraceError(f"{where}file '{file_name}' is not a valid .npy file ({exc})") from None
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises whatever its tokenizer does
+        raise TraceError(f"{where}file '{file_name}' is not a valid .npy file "
+                         f"({type(exc).__name__}: {shown(str(exc))})") from None
     file_shape, fortran, file_dtype = header
     if file_dtype.byteorder == ">" or (file_dtype.byteorder == "=" and sys.byteorder == "big"):
         raise TraceError(f"{where}file '{file_name}' is big-endian; traces are little-endian")

@@ -3,6 +3,7 @@
 import gzip
 import json
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -57,6 +58,18 @@ def test_idx_and_cifar_loaders(tmp_path):
                          b"labels": list(rng.integers(0, 10, 4))}, handle)
     data = load_dataset("cifar10", validation=4, cifar_dir=cifar)
     assert data.train.images.shape == (16, 3, 32, 32) and len(data.test.labels) == 4
+    # A crafted batch that names a function to call is refused, and the call never happens.
+    witness = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (Path.touch, (witness,))
+
+    with open(cifar / "data_batch_2", "wb") as handle:
+        pickle.dump({b"data": Payload(), b"labels": []}, handle)
+    with pytest.raises(DataError, match="data_batch_2.*refused global"):
+        load_dataset("cifar10", validation=4, cifar_dir=cifar)
+    assert not witness.exists()
     (cifar / "data_batch_3").unlink()
     with pytest.raises(DataError, match="missing data_batch_3"):
         load_dataset("cifar10", cifar_dir=cifar)

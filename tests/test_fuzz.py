@@ -1,0 +1,405 @@
+"""Generated bad input for every file the CLI reads, and for its options.
+
+Each input kind starts from a valid file, derived from what accelsim itself
+writes (a trace, a machine config per registered machine, a sweep, a
+checkpoint, a results table), and corrupts it at a place drawn from the
+file's own structure: any key path of the parsed document, any byte of a
+.npy header or body, any option of any subcommand. Every case must end in
+
+- exit status 2 with one line "accelsim CMD: error: ..." (argparse's own
+  usage errors also exit 2), or
+- exit status 0 with a correct result (no NaN or negative figure),
+
+and never in an exception escaping `main` (a traceback), a hang, a file
+written outside the case's directory, or an input file lost or changed.
+
+CI runs FUZZ_CASES cases per kind (about 1,100 in all); `pytest -m slow`
+runs the 20,000-case version. Set ACCELSIM_FUZZ_REPORT=path.json to write the
+count of outcomes per kind.
+"""
+
+import contextlib
+import copy
+import io
+import json
+import os
+import shutil
+import signal
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from accelsim.cli import main
+from accelsim.machines import MACHINES
+from accelsim.simulator import ADDITIVE
+
+from conftest import ROOT
+
+FUZZ_CASES = {"manifest": 250, "npy": 200, "arch": 250, "sweep": 100, "checkpoint": 60,
+              "results": 30, "options": 200}
+if os.environ.get("ACCELSIM_FUZZ_SCALE"):  # quick local runs: ACCELSIM_FUZZ_SCALE=0.1
+    FUZZ_CASES = {k: max(1, int(v * float(os.environ["ACCELSIM_FUZZ_SCALE"]))) for k, v in FUZZ_CASES.items()}
+SLOW_FACTOR = 18  # x the CI counts: about 20,000 cases
+CASE_SECONDS = 60  # a case running longer is a hang
+OUTCOMES = {kind: Counter() for kind in FUZZ_CASES}
+
+# ------------------------------------------------------------------ hostile values
+
+huge_ints = st.sampled_from([0, -1, 1, 2, 3, 2**31, 2**40 + 1, 2**63, -(2**63) - 1, 10**30])
+odd_floats = st.sampled_from([0.0, -0.0, 0.5, 1.5, -1.0, 1e-300, 1e308, float("inf"),
+                              float("-inf"), float("nan")])
+odd_text = st.one_of(st.sampled_from(["", "\udc80", "../../etc/passwd", "a" * 5000, "x\ny",
+                                      "tcp://", "none", "1e309", "\x00", "dense"]),
+                     st.text(max_size=12))
+
+
+def nested(depth):
+    value = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+hostile = st.one_of(
+    huge_ints, odd_floats, odd_text, st.booleans(), st.none(),
+    st.lists(st.integers(-3, 3), max_size=4),
+    st.dictionaries(st.text(max_size=4), st.integers(-2, 2), max_size=3),
+    st.sampled_from([nested(200), {"a": nested(100)}]),
+)
+
+
+def key_paths(document, prefix=()):
+    """Every key path of a parsed JSON/YAML document."""
+    paths = [prefix]
+    if isinstance(document, dict):
+        for key, value in document.items():
+            paths += key_paths(value, prefix + (key,))
+    elif isinstance(document, list):
+        for index, value in enumerate(document[:4]):
+            paths += key_paths(value, prefix + (index,))
+    return paths
+
+
+def mutate(document, data):
+    """Replace, delete or extend the value at a random key path of `document`."""
+    document = copy.deepcopy(document)
+    path = data.draw(st.sampled_from(key_paths(document)), label="path")
+    action = data.draw(st.sampled_from(["replace", "delete", "add"]), label="action")
+    if not path:
+        return data.draw(hostile, label="document")
+    parent = document
+    for key in path[:-1]:
+        parent = parent[key]
+    if action == "delete":
+        del parent[path[-1]]
+    elif action == "add" and isinstance(parent, dict):
+        parent[data.draw(st.one_of(odd_text, huge_ints), label="new key")] = data.draw(hostile)
+    else:
+        parent[path[-1]] = data.draw(hostile, label="value")
+    return document
+
+
+# ------------------------------------------------------------------ running a case
+
+
+class Hang(Exception):
+    pass
+
+
+def _alarm(signum, frame):
+    raise Hang(f"no answer in {CASE_SECONDS} s")
+
+
+def files_under(directory):
+    return {p: p.read_bytes() for p in Path(directory).rglob("*") if p.is_file()
+            and not p.is_symlink()}
+
+
+def run_case(kind, argv, case_dir, inputs=()):
+    """Run `accelsim argv` in this process; check the outcome and record it."""
+    before = set(os.listdir(case_dir.parent))
+    kept = {p: p.read_bytes() for p in inputs}
+    stdout, stderr = io.StringIO(), io.StringIO()
+    signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(CASE_SECONDS)
+    try:
+        with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+            try:
+                status = main([str(a) for a in argv])
+            except SystemExit as exc:  # argparse: usage errors and --help
+                status = exc.code if isinstance(exc.code, int) else 2
+                assert status in (0, 2), f"argparse exit {exc.code}"
+    finally:
+        signal.alarm(0)
+    message = stderr.getvalue().strip()
+    if status == 2:
+        lines = message.splitlines()
+        assert lines and lines[-1].startswith("accelsim") and "error" in lines[-1], message
+        if not message.startswith("usage:"):
+            assert len(lines) == 1, message
+        OUTCOMES[kind]["clean error"] += 1
+    else:
+        assert status == 0, (status, message)
+        check_outputs(case_dir, kept)
+        OUTCOMES[kind]["correct result"] += 1
+    assert set(os.listdir(case_dir.parent)) == before, "a file appeared outside the case"
+    for path, content in kept.items():
+        assert path.is_file() and path.read_bytes() == content, f"input {path} lost or changed"
+    return status
+
+
+def check_outputs(case_dir, inputs):
+    """Every results table written holds no NaN, infinite or negative figure."""
+    for path in list(case_dir.rglob("*.csv")) + list(case_dir.rglob("*.parquet")):
+        if ".parts" in str(path) or path.name.startswith(".") or path in inputs:
+            continue
+        table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
+        for column in (c for c in ADDITIVE if c in table):
+            values = table[column].astype(float)
+            assert np.isfinite(values).all() and (values >= 0).all(), (path, column)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def report_outcomes():
+    yield
+    target = os.environ.get("ACCELSIM_FUZZ_REPORT")
+    if target:
+        Path(target).write_text(json.dumps({k: dict(v) for k, v in OUTCOMES.items()}, indent=2))
+
+
+# ------------------------------------------------------------------ the valid inputs
+
+
+@pytest.fixture(scope="module")
+def base(tmp_path_factory):
+    """A tiny trace, one config per machine, a sweep, a results table and a checkpoint."""
+    root = tmp_path_factory.mktemp("fuzz-base")
+    spec = {"model": "tiny", "layers": [
+        {"name": "conv", "kind": "conv2d", "input_shape": [2, 6, 6], "filters": 3, "kernel": 3,
+         "padding": 1, "weight_density": 0.5, "activation_density": 0.6},
+        {"name": "fc", "kind": "linear", "in_features": 12, "out_features": 5,
+         "weight_density": 0.4, "activation_density": 0.5}]}
+    (root / "spec.yaml").write_text(yaml.safe_dump(spec))
+    assert main(["synth", "--spec", str(root / "spec.yaml"), "--out", str(root / "trace"),
+                 "--samples", "2"]) == 0
+    energy = ROOT / "arch_configs" / "energy" / "45nm.yaml"
+    for name in MACHINES:
+        text = (ROOT / "arch_configs" / f"{name}.yaml").read_text()
+        (root / f"{name}.yaml").write_text(text.replace("energy: energy/45nm.yaml",
+                                                         f"energy: {energy}"))
+    assert main(["simulate", "--arch", str(root / "dense.yaml"), "--trace", str(root / "trace"),
+                 "--out", str(root / "results.csv")]) == 0
+    (root / "sweep.yaml").write_text(yaml.safe_dump(
+        {"arch": str(root / "eie.yaml"), "traces": [str(root / "trace")],
+         "grid": {"eie.pes": [2, 4]}}))
+    torch = pytest.importorskip("torch")
+    from accelsim.training import TrainConfig, save_checkpoint, train
+    torch.set_num_threads(1)
+    save_checkpoint(train(TrainConfig(model="mlp3", method="dense", epochs=1, limit=300,
+                                      validation=100), progress=False), root / "model.pt")
+    return root
+
+
+@pytest.fixture
+def case_dirs(tmp_path):
+    counter = iter(range(10**9))
+
+    def new_case(base_root, *names):
+        case = tmp_path / "cases" / f"case{next(counter)}"
+        case.mkdir(parents=True)
+        for name in names:
+            source = base_root / name
+            (shutil.copytree if source.is_dir() else shutil.copy)(source, case / name)
+        return case
+    return new_case
+
+
+def fuzz_settings(kind):
+    return settings(max_examples=FUZZ_CASES[kind], deadline=None, database=None,
+                    suppress_health_check=list(HealthCheck))
+
+
+# ------------------------------------------------------------------ the input kinds
+
+
+@fuzz_settings("manifest")
+@given(data=st.data())
+def test_fuzz_trace_manifests(base, case_dirs, data):
+    case = case_dirs(base, "trace")
+    manifest_path = case / "trace" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps(mutate(manifest, data)))  # escapes lone surrogates
+    command = data.draw(st.sampled_from(["inspect", "simulate"]))
+    argv = (["inspect", case / "trace"] if command == "inspect" else
+            ["simulate", "--arch", base / "dense.yaml", "--trace", case / "trace",
+             "--out", case / "out.csv"])
+    run_case("manifest", argv, case, inputs=[manifest_path])
+
+
+@fuzz_settings("npy")
+@given(data=st.data())
+def test_fuzz_npy_files(base, case_dirs, data):
+    case = case_dirs(base, "trace")
+    arrays = sorted((case / "trace").glob("*.npy"))
+    target = data.draw(st.sampled_from(arrays))
+    raw = bytearray(target.read_bytes())
+    header_end = raw.index(b"\n") + 1
+    how = data.draw(st.sampled_from(["header byte", "body byte", "truncate", "extend",
+                                     "big-endian", "dtype", "garbage", "symlink", "directory"]))
+    if how == "header byte":
+        raw[data.draw(st.integers(0, header_end - 1))] = data.draw(st.integers(0, 255))
+    elif how == "body byte" and len(raw) > header_end:
+        raw[data.draw(st.integers(header_end, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    elif how == "truncate":
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+    elif how == "extend":
+        raw += bytes(data.draw(st.integers(1, 64)))
+    elif how == "big-endian":
+        array = np.load(target)
+        buffer = io.BytesIO()
+        np.save(buffer, array.astype(array.dtype.newbyteorder(">")))
+        raw = bytearray(buffer.getvalue())
+    elif how == "dtype":
+        buffer = io.BytesIO()
+        np.save(buffer, np.load(target).astype(data.draw(st.sampled_from(
+            ["float32", "int64", "complex64", "bool", "uint8"]))))
+        raw = bytearray(buffer.getvalue())
+    elif how == "garbage":
+        raw = bytearray(data.draw(st.binary(max_size=200)))
+    target.unlink()
+    if how == "symlink":
+        outside = case / "outside.npy"
+        outside.write_bytes(bytes(raw))
+        target.symlink_to(outside)
+    elif how == "directory":
+        target.mkdir()
+    else:
+        target.write_bytes(bytes(raw))
+    verify = [] if data.draw(st.booleans()) else ["--no-verify"]
+    command = data.draw(st.sampled_from(["inspect", "simulate"]))
+    argv = (["inspect", case / "trace", *verify] if command == "inspect" else
+            ["simulate", "--arch", base / "eie.yaml", "--trace", case / "trace",
+             "--out", case / "out.parquet", *verify])
+    run_case("npy", argv, case)
+
+
+@fuzz_settings("arch")
+@given(data=st.data())
+def test_fuzz_arch_configs(base, case_dirs, data):
+    machine = data.draw(st.sampled_from(sorted(MACHINES)))
+    case = case_dirs(base, f"{machine}.yaml")
+    config_path = case / f"{machine}.yaml"
+    document = mutate(yaml.safe_load(config_path.read_text()), data)
+    text = yaml.safe_dump(document, allow_unicode=False) if data.draw(st.integers(0, 9)) else \
+        data.draw(st.sampled_from(["a: &x [1, 2]\nb: *x\n", "{", "\xff\xfe", "- - - -"]))
+    config_path.write_bytes(text.encode("utf-8", "surrogatepass"))
+    command = data.draw(st.sampled_from(["config", "simulate"]))
+    argv = (["config", config_path] if command == "config" else
+            ["simulate", "--arch", config_path, "--trace", base / "trace",
+             "--out", case / "out.csv"])
+    run_case("arch", argv, case, inputs=[config_path])
+
+
+@fuzz_settings("sweep")
+@given(data=st.data())
+def test_fuzz_sweep_files(base, case_dirs, data):
+    case = case_dirs(base, "sweep.yaml")
+    sweep_path = case / "sweep.yaml"
+    document = mutate(yaml.safe_load(sweep_path.read_text()), data)
+    sweep_path.write_bytes(yaml.safe_dump(document).encode("utf-8", "surrogatepass"))
+    suffix = data.draw(st.sampled_from([".parquet", ".csv", ".txt"]))
+    run_case("sweep", ["sweep", sweep_path, "--out", case / f"out{suffix}", "--workers", "1"],
+             case, inputs=[sweep_path])
+
+
+@fuzz_settings("checkpoint")
+@given(data=st.data())
+def test_fuzz_checkpoints(base, case_dirs, data):
+    import torch
+    case = case_dirs(base, "model.pt")
+    path = case / "model.pt"
+    saved = torch.load(path, weights_only=True)
+    plain = {k: (dict(v) if isinstance(v, dict) else v) for k, v in saved.items()}
+    how = data.draw(st.sampled_from(["mutate", "tensor", "bytes"]))
+    if how == "bytes":
+        raw = bytearray(path.read_bytes())
+        raw = raw[:data.draw(st.integers(0, len(raw) - 1))]
+        path.write_bytes(bytes(raw))
+    else:
+        document = mutate(plain, data) if how == "mutate" else plain
+        if how == "tensor":  # a tensor of the wrong shape where a weight belongs
+            section = data.draw(st.sampled_from(["weights", "state"]))
+            key = data.draw(st.sampled_from(sorted(document[section])))
+            document[section][key] = torch.zeros(data.draw(st.lists(st.integers(0, 3),
+                                                                       max_size=3)))
+        torch.save(document, path)
+    run_case("checkpoint", ["trace", "--checkpoint", path, "--samples", "2",
+                            "--out", case / "trace"], case, inputs=[path])
+
+
+@fuzz_settings("results")
+@given(data=st.data())
+def test_fuzz_results_tables(base, case_dirs, data):
+    case = case_dirs(base, "results.csv")
+    path = case / "results.csv"
+    table = pd.read_csv(path)
+    how = data.draw(st.sampled_from(["drop column", "bad values", "empty", "bytes"]))
+    if how == "drop column":
+        table = table.drop(columns=data.draw(st.sampled_from(list(table.columns))))
+    elif how == "bad values":
+        column = data.draw(st.sampled_from(list(table.columns)))
+        table[column] = data.draw(st.sampled_from(["x", float("nan"), -1, float("inf"), ""]))
+    elif how == "empty":
+        table = table.iloc[:0]
+    if how == "bytes":
+        path.write_bytes(data.draw(st.binary(max_size=100)))
+    else:
+        table.to_csv(path, index=False)
+    run_case("results", ["plot", path, "--out", case / "plots"], case, inputs=[path])
+
+
+def option_values():
+    return st.sampled_from(["-1", "0", "1", "2", "nan", "1e309", "abc", "", "tcp://127.0.0.1:9",
+                            "local", "threshold", "float16", "int8", "clustered"])
+
+
+@fuzz_settings("options")
+@given(data=st.data())
+def test_fuzz_cli_options(base, case_dirs, data):
+    """Random values for the options of the commands that run in seconds."""
+    case = case_dirs(base, "trace", "dense.yaml", "results.csv", "spec.yaml")
+    paths = st.sampled_from([case / "new", case, case / "trace", case / "trace" / "manifest.json",
+                             case / "dense.yaml", case / "results.csv", base / "sweep.yaml",
+                             base / "model.pt", case / "x.csv", case / "x.parquet",
+                             case / "missing" / "deeper.csv", case / "spec.yaml",
+                             case / "results.csv" / "under-a-file"])
+    command, argv = data.draw(st.sampled_from([
+        ("synth", ["synth", "--spec", base / "spec.yaml", "--out", case / "t"]),
+        ("inspect", ["inspect", base / "trace"]),
+        ("simulate", ["simulate", "--arch", base / "dense.yaml", "--trace", base / "trace",
+                      "--out", case / "r.csv"]),
+        ("compare", ["compare", "--arch", base / "dense.yaml", "--arch", base / "cnvlutin.yaml",
+                     "--trace", base / "trace", "--out", case / "cmp"]),
+        ("plot", ["plot", base / "results.csv", "--out", case / "plots"]),
+        ("sweep", ["sweep", base / "sweep.yaml", "--out", case / "s.parquet", "--workers", "1"]),
+        ("trace", ["trace", "--checkpoint", base / "model.pt", "--samples", "2",
+                   "--out", case / "tr"]),
+        ("config", ["config", base / "dense.yaml"]),
+    ]))
+    argv = list(argv)
+    options = ["--samples", "--seed", "--pattern", "--cluster-size", "--dtype", "--threshold",
+               "--format", "--workers", "--scheduler", "--out", "--arch", "--trace", "--spec",
+               "--force", "--no-verify", "--per-sample"]
+    for _ in range(data.draw(st.integers(1, 3))):
+        option = data.draw(st.sampled_from(options))
+        value = data.draw(st.one_of(option_values(), paths))
+        argv += [option] if option in ("--force", "--no-verify", "--per-sample") else [option, value]
+    # Every file not named as an output must survive: --force replaces only what accelsim wrote.
+    outputs = [Path(argv[i + 1]) for i, a in enumerate(argv[:-1]) if a == "--out"]
+    inputs = [p for p in files_under(case) if not any(p == o or o in p.parents for o in outputs)]
+    run_case("options", argv, case, inputs=inputs + [base / "model.pt", base / "sweep.yaml"])
