@@ -44,7 +44,7 @@ from .files import atomic_file, write_text_atomic
 from .models import build_model, count_dense_macs, dataset_of, input_shape, maskable_layers
 from .pruning import (activation_masks, attach_weight_masks, calibrate_static_thresholds,
                       install_activation_masks, prune_to_density, raw_weight, rescale_dropout,
-                      set_inference_mode, weight_density, weight_mask)
+                      weight_density, weight_mask)
 
 METHODS = ("dense", "wp", "jp", "static-act")
 RATE_GRID = (1.0, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.12, 0.1, 0.08, 0.06, 0.05, 0.04, 0.03,
@@ -107,12 +107,10 @@ def set_seed(seed):
 @torch.no_grad()
 def evaluate(model, images, labels, batch_size=1000):
     model.eval()
-    set_inference_mode(model, False)
     correct = 0
     for start in range(0, len(labels), batch_size):
         logits = model(images[start:start + batch_size])
         correct += int((logits.argmax(1) == labels[start:start + batch_size]).sum())
-    set_inference_mode(model, True)
     return correct / max(1, len(labels))
 
 
