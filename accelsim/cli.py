@@ -103,8 +103,9 @@ def _layer_values(text, what):
 
 
 def cmd_train(args):
-    from .training import TrainConfig, save_checkpoint, train
+    from .training import TrainConfig, cap_torch_threads, save_checkpoint, train
 
+    cap_torch_threads()
     config = TrainConfig(
         model=args.model, method=args.method, epochs=args.epochs, seed=args.seed,
         batch_size=args.batch_size, lr=args.lr, validation=args.validation, limit=args.limit,
@@ -171,7 +172,9 @@ def cmd_demo(args):
     import time
 
     from .pipeline import run_demo
+    from .training import cap_torch_threads
 
+    cap_torch_threads()
     started = time.time()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     _, summary, plots = run_demo(args.out, args.arch or DEFAULT_ARCHS, models=models,
