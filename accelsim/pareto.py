@@ -33,7 +33,8 @@ checkpoint's sha256; the row adds the trace's sample count and every machine con
 resolved. A rerun reuses what is there and redoes a point whose inputs changed. The
 code is not an input: use a fresh OUT after changing accelsim. Points run in local
 worker processes or on a Dask cluster (whose workers must see OUT at the same path),
-each worker with cores // workers torch threads (1 on Dask).
+each worker with cores // workers torch threads (1 on Dask); one local worker runs the
+points in the calling process.
 """
 
 import dataclasses
@@ -54,7 +55,7 @@ from tqdm import tqdm
 from .config import BUNDLED_CONFIGS, load_arch
 from .errors import AccelsimError
 from .files import atomic_file, sha256_of_file
-from .training import TrainConfig, available_cores, cap_torch_threads, save_checkpoint, train
+from .training import TrainConfig, cap_torch_threads, cores_given, save_checkpoint, train
 
 ISO_DROPS_PP = (0.1, 0.3, 1.0)  # accuracy below the dense model's, in percentage points
 QUICK = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1, "retrain_epochs": 1,
@@ -121,7 +122,8 @@ def point_configs(model, methods, quick=False):
     points = []
     for method in methods:
         ladder = LADDERS[method]
-        budgets = (ladder.budgets[0], ladder.budgets[-1]) if quick else ladder.budgets
+        budgets = dict.fromkeys((ladder.budgets[0], ladder.budgets[-1])) if quick \
+            else ladder.budgets
         points += [(method, budget, TrainConfig(model=model, method=method, **base,
                                                 **ladder.settings(budget)))
                    for budget in budgets]
@@ -187,17 +189,22 @@ def _run_jobs(jobs, scheduler, workers, bar):
 
     failures = []
 
+    def record(job, result):
+        try:
+            _write_row(result(), job.row)
+        except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
+            failures.append(f"{job.name}: {str(exc).splitlines()[0] if str(exc) else repr(exc)}")
+            return
+        bar.update()
+
     def collect(futures, completed):
         for future in completed(futures):
-            job = futures[future]
-            try:
-                _write_row(future.result(), job.row)
-            except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
-                failures.append(f"{job.name}: {str(exc).splitlines()[0] if str(exc) else repr(exc)}")
-                continue
-            bar.update()
+            record(futures[future], future.result)
 
-    if scheduler == "processes":
+    if scheduler == "processes" and workers == 1:
+        for job in jobs:  # here: a worker process would only add seconds of imports
+            record(job, lambda: run_point(job))
+    elif scheduler == "processes":
         with _local_executor(workers) as pool:
             collect({pool.submit(run_point, job): job for job in jobs}, as_completed)
     else:
@@ -234,7 +241,7 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     if len(set(names)) < len(names):
         raise AccelsimError(f"machine configs {', '.join(map(str, archs))}: two share a name "
                             f"({', '.join(names)}); the table has one column set per name")
-    cores = available_cores()
+    cores = cores_given()
     workers = workers or cores
     if workers < 1:
         raise AccelsimError(f"--workers {workers}: must be at least 1")
@@ -278,7 +285,7 @@ def pareto_front(points, cost):
     """The rows of `points` no other row beats: by ascending cost, each one more accurate
     than every cheaper one."""
     ordered = points.sort_values([cost, "accuracy_percent"], ascending=[True, False])
-    best = ordered["accuracy_percent"].cummax().shift(fill_value=-math.inf)
+    best = ordered["accuracy_percent"].astype(float).cummax().shift(fill_value=-math.inf)
     return ordered[ordered["accuracy_percent"] > best]
 
 

@@ -100,24 +100,23 @@ def _progress(items, description, total=None):
     return tqdm(items, desc=description, total=total, disable=None, leave=False)
 
 
-def available_cores():
-    """The cores this process may run on (its CPU affinity), not the machine's."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+def cores_given():
+    """The cores this process may run on (its CPU affinity, not the machine's), or
+    OMP_NUM_THREADS when that is set and smaller."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores or 1, int(limit)) if limit.isdigit() else cores or 1)
 
 
 def cap_torch_threads(threads=None):
-    """Give torch `threads` intra-op threads (default: the cores this process was given, or
-    OMP_NUM_THREADS when that is set and smaller).
+    """Give torch `threads` intra-op threads (default: `cores_given()`).
 
     torch sizes its pool from the machine's cores, so processes that share the cores
     oversubscribe them and their OpenMP threads spin waiting for each other (two MLP-3
     trainings on 2 cores took 624 s instead of 35 s). Call it once per training process;
     worker processes that run side by side get cores // workers each, at least 1.
     """
-    if threads is None:
-        limit = os.environ.get("OMP_NUM_THREADS", "")
-        threads = min(available_cores(), int(limit)) if limit.isdigit() else available_cores()
-    threads = max(1, threads)
+    threads = max(1, threads or cores_given())
     torch.set_num_threads(threads)
     return threads
 
