@@ -55,7 +55,8 @@ from tqdm import tqdm
 from .config import BUNDLED_CONFIGS, load_arch
 from .errors import AccelsimError
 from .files import atomic_file, sha256_of_file
-from .training import TrainConfig, cap_torch_threads, cores_given, save_checkpoint, train
+from .training import (TrainConfig, cap_torch_threads, cores_given, save_checkpoint,
+                       sensitivity_tables, train)
 
 ISO_DROPS_PP = (0.1, 0.3, 1.0)  # accuracy below the dense model's, in percentage points
 QUICK = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1, "retrain_epochs": 1,
@@ -96,6 +97,7 @@ class PointJob:
     archs: list
     samples: int
     threads: int
+    tables: Optional[dict] = None  # the dense model's sensitivity, measured once for all points
 
     @property
     def name(self):
@@ -155,7 +157,8 @@ def run_point(job):
     cap_torch_threads(job.threads)
     numba.set_num_threads(1)  # parallelism comes from the workers
     if not job.checkpoint.exists():
-        save_checkpoint(train(job.config, start_from=job.start_from), job.checkpoint)
+        save_checkpoint(train(job.config, start_from=job.start_from, tables=job.tables),
+                        job.checkpoint)
     meta = json.loads(Path(f"{job.checkpoint}.json").read_text())
     trace = trace_from_checkpoint(job.checkpoint, job.samples, job.trace, overwrite=True)
     totals = summary_totals(trace_summary(trace))
@@ -259,6 +262,12 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     jobs += [_job(out, method, budget, config, dense_checkpoint, dense_hash, archs, row_inputs,
                   threads) for method, budget, config in points]
     todo = [job for job in jobs if not job.row.exists()]
+    untrained = [job for job in todo if not job.checkpoint.exists()]
+    if untrained:
+        # Every point starts from the same dense model: one sensitivity analysis serves all.
+        tables = sensitivity_tables(dense_config, dense_checkpoint)
+        for job in untrained:
+            job.tables = tables
     with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="pareto", unit="point",
               disable=None if progress else True) as bar:
         if todo:

@@ -272,10 +272,27 @@ def _train_dense(model, data, config, history, sensitivity):
                  scheduler=scheduler)
 
 
-def _weight_targets(model, data, config, sensitivity):
+def _measured(tables, kind, model, data, measure):
+    """{"baseline", "accuracy"}: the shared table of `kind` if given, else measured now."""
+    return tables.get(kind) or {"baseline": evaluate(model, *data["validation"]),
+                                "accuracy": measure(model, data)}
+
+
+def sensitivity_tables(config, start_from):
+    """The weight and activation sensitivity of checkpoint `start_from` on `config`'s
+    validation split: what every pruning run from it begins with, measured once so that
+    many runs can share it (`train(..., tables=...)`; accelsim pareto does)."""
+    model, _ = load_checkpoint(start_from)
+    attach_weight_masks(model)
+    data = _load_data(config, dataset_of(config.model))
+    return {"weight": _measured({}, "weight", model, data, weight_sensitivity),
+            "activation": _measured({}, "activation", model, data, activation_sensitivity)}
+
+
+def _weight_targets(model, data, config, sensitivity, tables):
     _check_names(config.weight_densities, model, "weight densities")
-    baseline = evaluate(model, *data["validation"])
-    table = weight_sensitivity(model, data)
+    measured = _measured(tables, "weight", model, data, weight_sensitivity)
+    baseline, table = measured["baseline"], measured["accuracy"]
     if config.weight_budget is not None:
         sizes = {n: m.weight.numel() for n, m in maskable_layers(model)}
         chosen = choose_by_budget(table, baseline, sizes, config.weight_budget)
@@ -286,9 +303,9 @@ def _weight_targets(model, data, config, sensitivity):
     return {**chosen, **config.weight_densities}
 
 
-def _train_wp(model, data, config, history, sensitivity):
+def _train_wp(model, data, config, history, sensitivity, tables):
     attach_weight_masks(model)
-    targets = _weight_targets(model, data, config, sensitivity)
+    targets = _weight_targets(model, data, config, sensitivity, tables)
     layers = dict(maskable_layers(model))
     for step in range(1, config.prune_steps + 1):
         for name, target in targets.items():
@@ -298,16 +315,16 @@ def _train_wp(model, data, config, history, sensitivity):
                      history)
 
 
-def _train_joint(model, data, config, history, sensitivity, static):
+def _train_joint(model, data, config, history, sensitivity, tables, static):
     attach_weight_masks(model)
     _check_names(config.winner_rates, model, "winner rates")
-    baseline = evaluate(model, *data["validation"])
-    table = activation_sensitivity(model, data)
+    measured = _measured(tables, "activation", model, data, activation_sensitivity)
+    baseline, table = measured["baseline"], measured["accuracy"]
     chosen = choose_by_tolerance(table, baseline, config.activation_tolerance,
                                  layer_shares(model, input_shape(config.model)))
     sensitivity["activation"] = {"baseline": baseline, "accuracy": table, "chosen": chosen}
     rates = {**chosen, **config.winner_rates}
-    targets = _weight_targets(model, data, config, sensitivity)
+    targets = _weight_targets(model, data, config, sensitivity, tables)
     if static:
         thresholds = calibrate_static_thresholds(model, data["validation"][0], rates)
         install_activation_masks(model, {n: {"rate": r, "mode": "static", "threshold": thresholds[n]}
@@ -343,8 +360,9 @@ def _train_joint(model, data, config, history, sensitivity, static):
                  l1=config.l1, after_step=threshold_prune)
 
 
-def train(config, start_from=None, progress=True):
-    """Train or prune a model; `start_from` is a checkpoint path (dense model to prune)."""
+def train(config, start_from=None, progress=True, tables=None):
+    """Train or prune a model; `start_from` is a checkpoint path (dense model to prune);
+    `tables`: its `sensitivity_tables`, when already measured."""
     if config.method not in METHODS:
         raise AccelsimError(f"method {config.method!r} is invalid: must be one of {', '.join(METHODS)}")
     if config.epochs is None:
@@ -366,9 +384,10 @@ def train(config, start_from=None, progress=True):
     if config.method == "dense":
         _train_dense(model, data, config, history, sensitivity)
     elif config.method == "wp":
-        _train_wp(model, data, config, history, sensitivity)
+        _train_wp(model, data, config, history, sensitivity, tables or {})
     else:
-        _train_joint(model, data, config, history, sensitivity, static=config.method == "static-act")
+        _train_joint(model, data, config, history, sensitivity, tables or {},
+                     static=config.method == "static-act")
     return TrainResult(model, config, evaluate(model, *data["test"]),
                        evaluate(model, *data["validation"]), history, sensitivity,
                        time.time() - started)

@@ -2,12 +2,14 @@
 
 import pandas as pd
 import pytest
+import torch
 
 from accelsim.cli import main
 from accelsim.config import BUNDLED_CONFIGS
 from accelsim import pareto
 from accelsim.pareto import LADDERS, cost_at_accuracy, iso_accuracy, pareto_front, run_pareto
-from accelsim.training import TrainConfig, save_checkpoint, train
+from accelsim.models import maskable_layers
+from accelsim.training import TrainConfig, save_checkpoint, sensitivity_tables, train
 
 EIE = str(BUNDLED_CONFIGS / "eie.yaml")
 
@@ -88,3 +90,15 @@ def test_pareto_errors_are_one_line(tmp_path, capsys):
     assert main(["pareto", "--model", "mlp3", "--arch", str(tmp_path / "none.yaml"),
                  "--out", str(tmp_path)]) == 2
     assert "none.yaml" in capsys.readouterr().err
+
+
+def test_shared_sensitivity_tables_give_the_same_model(tmp_path):
+    quick = dict(limit=400, validation=400, epochs=1)
+    dense = tmp_path / "dense.pt"
+    save_checkpoint(train(TrainConfig(model="mlp3", method="dense", **quick)), dense)
+    config = TrainConfig(model="mlp3", method="jp", weight_budget=0.2, **quick)
+    tables = sensitivity_tables(config, dense)
+    shared, alone = train(config, dense, tables=tables), train(config, dense)
+    assert shared.sensitivity == alone.sensitivity
+    for (_, a), (_, b) in zip(maskable_layers(shared.model), maskable_layers(alone.model)):
+        assert torch.equal(a.weight, b.weight)
