@@ -4,11 +4,11 @@ import pandas as pd
 import pytest
 import torch
 
+from accelsim import pareto
 from accelsim.cli import main
 from accelsim.config import BUNDLED_CONFIGS
-from accelsim import pareto
-from accelsim.pareto import LADDERS, cost_at_accuracy, iso_accuracy, pareto_front, run_pareto
 from accelsim.models import maskable_layers
+from accelsim.pareto import LADDERS, cost_at_accuracy, iso_accuracy, pareto_front, run_pareto
 from accelsim.training import TrainConfig, save_checkpoint, sensitivity_tables, train
 
 EIE = str(BUNDLED_CONFIGS / "eie.yaml")
