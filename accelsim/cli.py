@@ -106,8 +106,9 @@ def _layer_values(text, what):
 
 
 def cmd_train(args):
-    from .training import TrainConfig, save_checkpoint, train
+    from .training import TrainConfig, cap_torch_threads, save_checkpoint, train
 
+    cap_torch_threads()
     config = TrainConfig(
         model=args.model, method=args.method, epochs=args.epochs, seed=args.seed,
         batch_size=args.batch_size, lr=args.lr, validation=args.validation, limit=args.limit,
@@ -176,11 +177,36 @@ def cmd_sweep(args):
           f"{len(table)} rows")
 
 
+def cmd_pareto(args):
+    import time
+
+    import pandas as pd
+
+    from .pareto import run_pareto
+
+    started = time.time()
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    result = run_pareto(args.model, methods, args.out, archs=args.arch, scheduler=args.scheduler,
+                        workers=args.workers, samples=args.samples, quick=args.quick)
+    columns = ["method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
+               "mac_percent"]
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(result.table[columns].round(3).to_string(index=False))
+        print("\niso-accuracy (cost at the dense accuracy minus drop_pp, on each method's front):")
+        print(result.iso.round(4).to_string(index=False))
+    out = Path(args.out)
+    print(f"\n{len(result.computed)} point(s) computed, {len(result.table) - len(result.computed)} "
+          f"reused; done in {time.time() - started:.0f} s. Wrote {out / 'pareto.csv'}, "
+          f"{out / 'iso_accuracy.csv'} and {len(result.plots)} plot files in {out / 'plots'}")
+
+
 def cmd_demo(args):
     import time
 
     from .pipeline import run_demo
+    from .training import cap_torch_threads
 
+    cap_torch_threads()
     started = time.time()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     _, summary, plots = run_demo(args.out, args.arch or DEFAULT_ARCHS, models=models,
@@ -376,6 +402,33 @@ accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786
                        help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
     sweep.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     sweep.set_defaults(run=cmd_sweep)
+
+    from .pareto import LADDERS
+
+    pareto = _add_command(
+        subparsers, "pareto", "train every method over a ladder of budgets from one dense model, "
+        "trace and simulate each point: accuracy against MACs, latency and energy, Pareto "
+        "fronts and an iso-accuracy table (resumable)",
+        """
+accelsim pareto --model mlp3 --methods wp,jp,static-act --out results/pareto-mlp3
+accelsim pareto --model lenet4 --methods wp,jp --arch arch_configs/eie.yaml \\
+    --workers 2 --out results/pareto-lenet4
+accelsim pareto --model mlp3 --quick --samples 8 --out /tmp/pareto-smoke
+        """)
+    pareto.add_argument("--model", required=True, choices=sorted(ZOO))
+    pareto.add_argument("--methods", default=",".join(LADDERS),
+                        help=f"comma-separated, from {', '.join(LADDERS)} (default: all)")
+    pareto.add_argument("--out", required=True, help="output directory (finished points are kept)")
+    pareto.add_argument("--arch", action="append",
+                        help="machine config (repeatable; default: every YAML in arch_configs/)")
+    pareto.add_argument("--scheduler", default="processes",
+                        help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
+    pareto.add_argument("--workers", type=int, help="worker processes (default: the cores given)")
+    pareto.add_argument("--samples", type=int, default=64,
+                        help="test images per trace (default 64)")
+    pareto.add_argument("--quick", action="store_true",
+                        help="smoke run: 400 images, one epoch per phase, each ladder's two ends")
+    pareto.set_defaults(run=cmd_pareto)
 
     validate = _add_command(
         subparsers, "validate", "run the machine models on the published reference points and "

@@ -21,8 +21,9 @@ VARIANT_COLORS = {"dense": "#7f7f7f", "wp": "#1f77b4", "jp": "#d62728", "static-
 VARIANT_HATCHES = {"dense": "", "wp": "//", "jp": "..", "static-act": "xx", "synthetic": "\\\\"}
 FIXED_COMPONENT_COLORS = {"mac": "#d62728", "rf": "#ff7f0e", "dram": "#2f2f2f",
                           "leakage": "#bcbd22", "logic_static": "#8c564b"}
-plt.rcParams.update({"font.size": 9, "axes.titlesize": 10, "figure.dpi": 150,
-                     "savefig.bbox": "tight"})
+# Applied with plt.rc_context while figures are made and saved: importing this module
+# changes no global matplotlib setting.
+STYLE = {"font.size": 9, "axes.titlesize": 10, "figure.dpi": 150, "savefig.bbox": "tight"}
 
 
 def variant_color(variant):
@@ -183,7 +184,7 @@ def save_figure(fig, path_stem):
     paths = []
     for suffix in (".png", ".svg"):
         path = Path(f"{path_stem}{suffix}")
-        with atomic_file(path) as handle:
+        with atomic_file(path) as handle, plt.rc_context(STYLE):
             fig.savefig(handle, format=suffix[1:])
         paths.append(path)
     return paths
@@ -192,7 +193,9 @@ def save_figure(fig, path_stem):
 def write_plots(table, out_dir):
     out_dir = Path(out_dir)
     paths = []
-    for stem, fig in all_figures(table).items():
+    with plt.rc_context(STYLE):
+        figures = all_figures(table)
+    for stem, fig in figures.items():
         paths += save_figure(fig, out_dir / stem)
         plt.close(fig)
     return paths

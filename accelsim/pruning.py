@@ -9,7 +9,10 @@
   magnitude and zeroes the rest. Because it multiplies by the mask, the
   backward pass is masked like the forward pass (paper Eq. 9). At inference
   the winners are exact top-k or predicted by a threshold taken from an
-  epsilon-down-sampled subset (paper Sec. III.E). `static` masks keep |a| > a
+  epsilon-down-sampled subset (paper Sec. III.E). Training or inference is
+  the hooked layer's own `training` flag (`model.train()` / `model.eval()`),
+  so whoever runs the model in eval mode (evaluation, trace capture) gets
+  what inference does. `static` masks keep |a| > a
   fixed per-layer threshold instead (the comparison of Sec. V.B).
 - Dropout before a masked layer is rescaled to C_d * sqrt(winner rate) (Eq. 10).
 """
@@ -72,15 +75,14 @@ class ActivationMask:
         if mode not in ACTIVATION_MODES:
             raise ValueError(f"activation mode {mode!r}: must be one of {ACTIVATION_MODES}")
         self.rate, self.mode, self.epsilon, self.threshold = rate, mode, epsilon, threshold
-        self.training_mode = True
 
-    def winners(self, x):
+    def winners(self, x, training=True):
         flat = x.reshape(x.shape[0], -1)
         magnitude = flat.abs()
         if self.mode == "static":
             return (magnitude > self.threshold).to(x.dtype).view_as(x)
         k = max(1, int(round(self.rate * flat.shape[1])))
-        if self.mode == "threshold" and not self.training_mode:
+        if self.mode == "threshold" and not training:
             # Predict the k-th magnitude from every (1/epsilon)-th element.
             stride = max(1, int(round(1 / self.epsilon)))
             sample = magnitude[:, ::stride]
@@ -95,7 +97,7 @@ class ActivationMask:
         if self.rate >= 1.0 and self.mode != "static":
             return None
         x = args[0]
-        return (x * self.winners(x.detach()), *args[1:])
+        return (x * self.winners(x.detach(), module.training), *args[1:])
 
     def settings(self):
         return {"rate": self.rate, "mode": self.mode, "epsilon": self.epsilon,
@@ -123,11 +125,6 @@ def remove_activation_masks(model):
 
 def activation_masks(model):
     return getattr(model, "_activation_masks", {})
-
-
-def set_inference_mode(model, training):
-    for mask in activation_masks(model).values():
-        mask.training_mode = training
 
 
 def dropout_before(model):

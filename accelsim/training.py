@@ -27,6 +27,7 @@ settings give the same checkpoint.
 import dataclasses
 import io
 import json
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,7 +45,7 @@ from .files import atomic_file, write_text_atomic
 from .models import build_model, count_dense_macs, dataset_of, input_shape, maskable_layers
 from .pruning import (activation_masks, attach_weight_masks, calibrate_static_thresholds,
                       install_activation_masks, prune_to_density, raw_weight, rescale_dropout,
-                      set_inference_mode, weight_density, weight_mask)
+                      weight_density, weight_mask)
 
 METHODS = ("dense", "wp", "jp", "static-act")
 RATE_GRID = (1.0, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.12, 0.1, 0.08, 0.06, 0.05, 0.04, 0.03,
@@ -99,6 +100,27 @@ def _progress(items, description, total=None):
     return tqdm(items, desc=description, total=total, disable=None, leave=False)
 
 
+def cores_given():
+    """The cores this process may run on (its CPU affinity, not the machine's), or
+    OMP_NUM_THREADS when that is set and smaller."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return max(1, min(cores or 1, int(limit)) if limit.isdigit() else cores or 1)
+
+
+def cap_torch_threads(threads=None):
+    """Give torch `threads` intra-op threads (default: `cores_given()`).
+
+    torch sizes its pool from the machine's cores, so processes that share the cores
+    oversubscribe them and their OpenMP threads spin waiting for each other (two MLP-3
+    trainings on 2 cores took 624 s instead of 35 s). Call it once per training process;
+    worker processes that run side by side get cores // workers each, at least 1.
+    """
+    threads = max(1, threads or cores_given())
+    torch.set_num_threads(threads)
+    return threads
+
+
 def set_seed(seed):
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -107,12 +129,10 @@ def set_seed(seed):
 @torch.no_grad()
 def evaluate(model, images, labels, batch_size=1000):
     model.eval()
-    set_inference_mode(model, False)
     correct = 0
     for start in range(0, len(labels), batch_size):
         logits = model(images[start:start + batch_size])
         correct += int((logits.argmax(1) == labels[start:start + batch_size]).sum())
-    set_inference_mode(model, True)
     return correct / max(1, len(labels))
 
 
@@ -252,10 +272,27 @@ def _train_dense(model, data, config, history, sensitivity):
                  scheduler=scheduler)
 
 
-def _weight_targets(model, data, config, sensitivity):
+def _measured(tables, kind, model, data, measure):
+    """{"baseline", "accuracy"}: the shared table of `kind` if given, else measured now."""
+    return tables.get(kind) or {"baseline": evaluate(model, *data["validation"]),
+                                "accuracy": measure(model, data)}
+
+
+def sensitivity_tables(config, start_from):
+    """The weight and activation sensitivity of checkpoint `start_from` on `config`'s
+    validation split: what every pruning run from it begins with, measured once so that
+    many runs can share it (`train(..., tables=...)`; accelsim pareto does)."""
+    model, _ = load_checkpoint(start_from)
+    attach_weight_masks(model)
+    data = _load_data(config, dataset_of(config.model))
+    return {"weight": _measured({}, "weight", model, data, weight_sensitivity),
+            "activation": _measured({}, "activation", model, data, activation_sensitivity)}
+
+
+def _weight_targets(model, data, config, sensitivity, tables):
     _check_names(config.weight_densities, model, "weight densities")
-    baseline = evaluate(model, *data["validation"])
-    table = weight_sensitivity(model, data)
+    measured = _measured(tables, "weight", model, data, weight_sensitivity)
+    baseline, table = measured["baseline"], measured["accuracy"]
     if config.weight_budget is not None:
         sizes = {n: m.weight.numel() for n, m in maskable_layers(model)}
         chosen = choose_by_budget(table, baseline, sizes, config.weight_budget)
@@ -266,9 +303,9 @@ def _weight_targets(model, data, config, sensitivity):
     return {**chosen, **config.weight_densities}
 
 
-def _train_wp(model, data, config, history, sensitivity):
+def _train_wp(model, data, config, history, sensitivity, tables):
     attach_weight_masks(model)
-    targets = _weight_targets(model, data, config, sensitivity)
+    targets = _weight_targets(model, data, config, sensitivity, tables)
     layers = dict(maskable_layers(model))
     for step in range(1, config.prune_steps + 1):
         for name, target in targets.items():
@@ -278,16 +315,16 @@ def _train_wp(model, data, config, history, sensitivity):
                      history)
 
 
-def _train_joint(model, data, config, history, sensitivity, static):
+def _train_joint(model, data, config, history, sensitivity, tables, static):
     attach_weight_masks(model)
     _check_names(config.winner_rates, model, "winner rates")
-    baseline = evaluate(model, *data["validation"])
-    table = activation_sensitivity(model, data)
+    measured = _measured(tables, "activation", model, data, activation_sensitivity)
+    baseline, table = measured["baseline"], measured["accuracy"]
     chosen = choose_by_tolerance(table, baseline, config.activation_tolerance,
                                  layer_shares(model, input_shape(config.model)))
     sensitivity["activation"] = {"baseline": baseline, "accuracy": table, "chosen": chosen}
     rates = {**chosen, **config.winner_rates}
-    targets = _weight_targets(model, data, config, sensitivity)
+    targets = _weight_targets(model, data, config, sensitivity, tables)
     if static:
         thresholds = calibrate_static_thresholds(model, data["validation"][0], rates)
         install_activation_masks(model, {n: {"rate": r, "mode": "static", "threshold": thresholds[n]}
@@ -323,8 +360,9 @@ def _train_joint(model, data, config, history, sensitivity, static):
                  l1=config.l1, after_step=threshold_prune)
 
 
-def train(config, start_from=None, progress=True):
-    """Train or prune a model; `start_from` is a checkpoint path (dense model to prune)."""
+def train(config, start_from=None, progress=True, tables=None):
+    """Train or prune a model; `start_from` is a checkpoint path (dense model to prune);
+    `tables`: its `sensitivity_tables`, when already measured."""
     if config.method not in METHODS:
         raise AccelsimError(f"method {config.method!r} is invalid: must be one of {', '.join(METHODS)}")
     if config.epochs is None:
@@ -346,9 +384,10 @@ def train(config, start_from=None, progress=True):
     if config.method == "dense":
         _train_dense(model, data, config, history, sensitivity)
     elif config.method == "wp":
-        _train_wp(model, data, config, history, sensitivity)
+        _train_wp(model, data, config, history, sensitivity, tables or {})
     else:
-        _train_joint(model, data, config, history, sensitivity, static=config.method == "static-act")
+        _train_joint(model, data, config, history, sensitivity, tables or {},
+                     static=config.method == "static-act")
     return TrainResult(model, config, evaluate(model, *data["test"]),
                        evaluate(model, *data["validation"]), history, sensitivity,
                        time.time() - started)

@@ -79,8 +79,8 @@ def test_topk_mask_keeps_exactly_k_per_sample(shape, rate):
 def test_threshold_prediction_and_static_masks():
     x = torch.rand(4, 1000)
     mask = ActivationMask(0.1, mode="threshold", epsilon=0.25)
-    mask.training_mode = False
-    kept = mask.winners(x).sum(1)
+    assert (mask.winners(x, training=True).sum(1) == 100).all()  # training: exact top-k
+    kept = mask.winners(x, training=False).sum(1)
     assert ((kept > 50) & (kept < 200)).all()  # about 10 % from a 25 % sample
     static = ActivationMask(1.0, mode="static", threshold=0.9).winners(x)
     assert torch.equal(static.bool(), x > 0.9)

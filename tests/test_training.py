@@ -12,8 +12,10 @@ import torch
 from accelsim.cli import main
 from accelsim.data import DataError, load_dataset
 from accelsim.models import maskable_layers
-from accelsim.pruning import weight_mask
-from accelsim.training import TrainConfig, choose_by_budget, load_checkpoint, save_checkpoint, train
+from accelsim.pipeline import trace_from_checkpoint
+from accelsim.pruning import ActivationMask, install_activation_masks, weight_mask
+from accelsim.training import (TrainConfig, TrainResult, choose_by_budget, load_checkpoint,
+                               save_checkpoint, train)
 
 LIMIT = 400  # images per split: seconds, not minutes
 
@@ -133,6 +135,25 @@ def test_train_trace_inspect_end_to_end(dense_checkpoint, tmp_path, capsys):
     assert layers["fc1"]["weight_density"] == pytest.approx(0.2, abs=1e-3)
     assert report["metadata"]["activation_masks"]["fc2"]["rate"] == 0.2
     assert 0 < report["metadata"]["test_accuracy"] <= 1
+
+
+def test_a_threshold_mode_checkpoint_is_traced_with_threshold_winners(dense_checkpoint, tmp_path):
+    path, _ = dense_checkpoint
+    model, _ = load_checkpoint(path)
+    dense_trace = trace_from_checkpoint(path, 32, tmp_path / "dense")
+    threshold = {"rate": 0.1, "mode": "threshold", "epsilon": 0.25}
+    install_activation_masks(model, {"fc2": threshold})
+    config = TrainConfig(model="mlp3", method="jp", inference="threshold", limit=LIMIT,
+                         validation=400)
+    save_checkpoint(TrainResult(model, config, 0.0, 0.0, [], {}, 0.0), tmp_path / "jp.pt")
+    kept = np.count_nonzero(trace_from_checkpoint(tmp_path / "jp.pt", 32, tmp_path / "jp")
+                            .layer("fc2").activations, axis=1)
+    # What the threshold rule keeps of the unmasked fc2 inputs, sample by sample; exact top-k
+    # would keep k = 30 of 300 in every sample.
+    unmasked = torch.from_numpy(dense_trace.layer("fc2").activations)
+    expected = ActivationMask(**threshold).winners(unmasked, training=False).sum(1).numpy()
+    assert kept.tolist() == expected.tolist()
+    assert len(set(kept.tolist())) > 1 and not (kept == 30).all()
 
 
 def test_bad_training_input_is_a_clean_error(tmp_path, capsys):

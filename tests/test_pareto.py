@@ -1,0 +1,104 @@
+"""The Pareto study: fronts, iso-accuracy, and a tiny resumable run on real MNIST."""
+
+import pandas as pd
+import pytest
+import torch
+
+from accelsim import pareto
+from accelsim.cli import main
+from accelsim.config import BUNDLED_CONFIGS
+from accelsim.models import maskable_layers
+from accelsim.pareto import LADDERS, cost_at_accuracy, iso_accuracy, pareto_front, run_pareto
+from accelsim.training import TrainConfig, save_checkpoint, sensitivity_tables, train
+
+EIE = str(BUNDLED_CONFIGS / "eie.yaml")
+
+
+def test_every_ladder_goes_from_mild_to_aggressive_in_at_least_six_steps():
+    for method, ladder in LADDERS.items():
+        assert len(ladder.budgets) >= 6, method
+    assert list(LADDERS["wp"].budgets) == sorted(LADDERS["wp"].budgets, reverse=True)
+    assert list(LADDERS["jp"].budgets) == sorted(LADDERS["jp"].budgets)
+
+
+def test_front_keeps_only_points_no_cheaper_point_beats():
+    points = pd.DataFrame({"mac_percent": [1, 2, 3, 4, 5], "accuracy_percent": [97, 96, 98, 98, 99]})
+    front = pareto_front(points, "mac_percent")
+    assert front["mac_percent"].tolist() == [1, 3, 5]
+
+
+def test_cost_at_accuracy_interpolates_bounds_and_says_not_reached():
+    front = pd.DataFrame({"mac_percent": [1.0, 4.0], "accuracy_percent": [97.0, 99.0]})
+    value, how = cost_at_accuracy(front, "mac_percent", 98.0)
+    assert how == "interpolated" and value == pytest.approx(2.0)  # halfway on a log scale
+    assert cost_at_accuracy(front, "mac_percent", 96.0) == (1.0, "cheapest point")
+    assert cost_at_accuracy(front, "mac_percent", 99.5) == (None, "not reached")
+
+
+def test_iso_table_gives_each_method_and_the_wp_jp_ratio():
+    table = pd.DataFrame({
+        "model": "m", "method": ["dense", "wp", "wp", "jp", "jp"],
+        "accuracy_percent": [99.0, 98.9, 97.0, 99.1, 98.95],
+        "mac_percent": [100.0, 8.0, 2.0, 4.0, 1.0],
+        "latency_us_eie": [10.0, 2.0, 1.0, 3.0, 1.5], "energy_uj_eie": [5.0, 1.0, 0.5, 1.0, 0.9]})
+    iso = iso_accuracy(table, ["eie"])
+    assert len(iso) == 3 * 3 and not iso.isna().any().any()
+    row = iso[(iso["drop_pp"] == 0.1) & (iso["metric"] == "mac_percent")].iloc[0]
+    assert (row["wp"], row["jp"], row["wp/jp"]) == pytest.approx((8.0, 1.0, 8.0))
+    assert row["upper_bound_for"] == "jp"  # jp's cheapest point is above the target already
+    latency = iso[(iso["drop_pp"] == 0.1) & (iso["metric"] == "latency_us_eie")].iloc[0]
+    assert latency["jp"] == pytest.approx(1.5)  # the latency front has its own points
+
+
+def test_iso_table_says_not_reached():
+    table = pd.DataFrame({"model": "m", "method": ["dense", "wp", "jp"],
+                          "accuracy_percent": [99.0, 97.0, 98.95], "mac_percent": [100.0, 5.0, 2.0]})
+    iso = iso_accuracy(table, [])
+    row = iso[iso["drop_pp"] == 0.3].iloc[0]
+    assert row["wp"] == "not reached" and row["wp/jp"] == "not reached" and row["jp"] == 2.0
+
+
+def test_quick_study_resumes_and_redoes_points_whose_dense_model_changed(tmp_path, monkeypatch):
+    for method, budget in (("wp", 0.1), ("jp", 2)):  # one point each: seconds, not minutes
+        monkeypatch.setitem(LADDERS, method, pareto.Ladder(LADDERS[method].knob, (budget,),
+                                                           LADDERS[method].settings))
+    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=1, progress=False)
+    first = run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs)
+    table = first.table
+    assert list(table.columns) == [
+        "model", "method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
+        "mac_percent", "cycles_eie", "latency_us_eie", "energy_uj_eie", "train_seconds"]
+    assert table["method"].tolist() == ["dense", "wp", "jp"]
+    assert table["mac_percent"].iloc[1:].lt(table["mac_percent"].iloc[0]).all()
+    assert len(first.computed) == 3
+    assert {p.name for p in first.plots} >= {"accuracy_vs_macs.png", "accuracy_vs_cost_eie.svg"}
+    assert (tmp_path / "pareto.csv").is_file() and (tmp_path / "iso_accuracy.csv").is_file()
+    assert set(first.iso["metric"]) == {"mac_percent", "latency_us_eie", "energy_uj_eie"}
+
+    assert run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs).computed == []
+
+    # Another dense model at the same path: every point's input changed.
+    dense = next((tmp_path / "checkpoints").glob("mlp3-dense-*.pt"))
+    other = TrainConfig(model="mlp3", method="dense", epochs=1, limit=400, validation=400, seed=1)
+    save_checkpoint(train(other), dense)
+    assert len(run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs).computed) == 3
+
+
+def test_pareto_errors_are_one_line(tmp_path, capsys):
+    assert main(["pareto", "--model", "mlp3", "--methods", "wp,bogus", "--out", str(tmp_path)]) == 2
+    assert "bogus" in capsys.readouterr().err
+    assert main(["pareto", "--model", "mlp3", "--arch", str(tmp_path / "none.yaml"),
+                 "--out", str(tmp_path)]) == 2
+    assert "none.yaml" in capsys.readouterr().err
+
+
+def test_shared_sensitivity_tables_give_the_same_model(tmp_path):
+    quick = dict(limit=400, validation=400, epochs=1)
+    dense = tmp_path / "dense.pt"
+    save_checkpoint(train(TrainConfig(model="mlp3", method="dense", **quick)), dense)
+    config = TrainConfig(model="mlp3", method="jp", weight_budget=0.2, **quick)
+    tables = sensitivity_tables(config, dense)
+    shared, alone = train(config, dense, tables=tables), train(config, dense)
+    assert shared.sensitivity == alone.sensitivity
+    for (_, a), (_, b) in zip(maskable_layers(shared.model), maskable_layers(alone.model)):
+        assert torch.equal(a.weight, b.weight)
