@@ -188,7 +188,7 @@ def _write_row(row, path):
 
 def _run_jobs(jobs, scheduler, workers, bar):
     """Run `jobs`, writing each row as it arrives; a failure is reported once all are done."""
-    from .sweep import _dask_client, _local_executor
+    from .sweep import dask_client, local_executor
 
     failures = []
 
@@ -208,11 +208,11 @@ def _run_jobs(jobs, scheduler, workers, bar):
         for job in jobs:  # here: a worker process would only add seconds of imports
             record(job, lambda: run_point(job))
     elif scheduler == "processes":
-        with _local_executor(workers) as pool:
+        with local_executor(workers) as pool:
             collect({pool.submit(run_point, job): job for job in jobs}, as_completed)
     else:
         from dask.distributed import as_completed as dask_completed
-        client = _dask_client(scheduler, workers)
+        client = dask_client(scheduler, workers)
         try:
             collect({client.submit(run_point, job, pure=False): job for job in jobs},
                     dask_completed)
@@ -244,10 +244,11 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     if len(set(names)) < len(names):
         raise AccelsimError(f"machine configs {', '.join(map(str, archs))}: two share a name "
                             f"({', '.join(names)}); the table has one column set per name")
+    from .sweep import check_scheduler
+
+    check_scheduler(scheduler, workers)
     cores = cores_given()
     workers = workers or cores
-    if workers < 1:
-        raise AccelsimError(f"--workers {workers}: must be at least 1")
     threads = max(1, cores // workers) if scheduler == "processes" else 1
 
     dense_config, points = point_configs(model, methods, quick)

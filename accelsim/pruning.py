@@ -73,7 +73,13 @@ class ActivationMask:
 
     def __init__(self, rate, mode="topk", epsilon=1.0, threshold=0.0):
         if mode not in ACTIVATION_MODES:
-            raise ValueError(f"activation mode {mode!r}: must be one of {ACTIVATION_MODES}")
+            raise ValueError(f"activation mode {mode!r:.40}: must be one of {ACTIVATION_MODES}")
+        for name, value, low, high in (("rate", rate, 0, 1), ("epsilon", epsilon, 0, 1),
+                                       ("threshold", threshold, 0, math.inf)):
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not (
+                    low < value <= high or name == "threshold" and value == 0):
+                raise ValueError(f"activation mask {name} {value!r:.40}: must be a number in "
+                                 f"({low}, {high}]")
         self.rate, self.mode, self.epsilon, self.threshold = rate, mode, epsilon, threshold
 
     def winners(self, x, training=True):

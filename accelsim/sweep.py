@@ -143,14 +143,14 @@ def _write_part(table, path):
         handle.write(buffer.getvalue())
 
 
-def _local_executor(workers):
+def local_executor(workers):
     import multiprocessing
     if workers == 1:  # one point after the other in this process: no start-up cost
         return ThreadPoolExecutor(max_workers=1)
     return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
 
 
-def _dask_client(scheduler, workers):
+def dask_client(scheduler, workers):
     from dask.distributed import Client, LocalCluster
     if scheduler == "local":
         return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -200,12 +200,12 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True, co
             bar.update()
 
     if todo and scheduler == "processes":
-        with _local_executor(workers) as pool:
+        with local_executor(workers) as pool:
             collect({pool.submit(run_point, str(sweep.arch), job[0], str(job[1])): job
                      for job in todo}, as_completed)
     elif todo:
         from dask.distributed import as_completed as dask_completed
-        client = _dask_client(scheduler, workers)
+        client = dask_client(scheduler, workers)
         try:
             collect({client.submit(run_point, str(sweep.arch), job[0], str(job[1]), pure=False): job
                      for job in todo}, dask_completed)

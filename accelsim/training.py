@@ -457,7 +457,29 @@ def load_checkpoint(path):
                             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
 
 
+META_TYPES = {"model": str, "method": str, "dataset": str, "test_accuracy": (int, float),
+              "validation_accuracy": (int, float), "config": dict, "weight_density": dict,
+              "activation_masks": dict, "dropout": dict}
+
+
+def _check_meta(meta):
+    """The metadata tracing reads: present, of the right type, and consistent."""
+    for key, kind in META_TYPES.items():
+        if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
+            raise TypeError(f"meta.{key} = {meta[key]!r:.60} has the wrong type")
+    for key in ("validation", "seed"):
+        value = meta["config"][key]
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
+            raise ValueError(f"meta.config.{key} = {value!r:.60} must be an integer >= 0")
+    for name, p in meta["dropout"].items():
+        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
+            raise ValueError(f"meta.dropout.{name} = {p!r:.60} must be in [0, 1)")
+    if meta["dataset"] != dataset_of(meta["model"]):
+        raise ValueError(f"meta.dataset {meta['dataset']!r:.60} is not {meta['model']}'s")
+
+
 def _restore(saved, meta):
+    _check_meta(meta)
     model = build_model(meta["model"])
     model.load_state_dict(saved["state"], strict=False)
     layers = dict(maskable_layers(model))
