@@ -430,9 +430,10 @@ def save_checkpoint(result, path):
     others = {k: v for k, v in model.state_dict().items() if "parametrizations.weight" not in k}
     buffer = io.BytesIO()
     torch.save({"meta": meta, "weights": weights, "weight_masks": masks, "state": others}, buffer)
+    # The readable copy first: a checkpoint that exists always has its .json beside it.
+    write_text_atomic(Path(f"{path}.json"), json.dumps(meta, indent=2) + "\n")
     with atomic_file(path) as handle:
         handle.write(buffer.getvalue())
-    write_text_atomic(Path(f"{path}.json"), json.dumps(meta, indent=2) + "\n")
     return path
 
 
