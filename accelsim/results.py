@@ -47,7 +47,7 @@ def check_output_directory(path, what):
     path = Path(path)
     if path.exists() and not path.is_dir():
         raise AccelsimError(f"{what} {path}: is a file, not a directory")
-    return _check_writable_ancestor(path, what)
+    return _check_writable_ancestor(path, what, shown_as=path)
 
 
 def check_output_file(path, what):
@@ -55,18 +55,18 @@ def check_output_file(path, what):
     path = Path(path)
     if path.is_dir():
         raise AccelsimError(f"{what} {path}: is a directory")
-    _check_writable_ancestor(path.parent, what)
+    _check_writable_ancestor(path.parent, what, shown_as=path)
     return path
 
 
-def _check_writable_ancestor(path, what):
+def _check_writable_ancestor(path, what, shown_as):
     ancestor = path
     while not ancestor.exists() and ancestor != ancestor.parent:
         ancestor = ancestor.parent
     if not ancestor.is_dir():
-        raise AccelsimError(f"{what} {path}: {ancestor} is a file, not a directory")
+        raise AccelsimError(f"{what} {shown_as}: {ancestor} is a file, not a directory")
     if not os.access(ancestor, os.W_OK | os.X_OK):
-        raise AccelsimError(f"{what} {path}: {ancestor} is not writable")
+        raise AccelsimError(f"{what} {shown_as}: {ancestor} is not writable")
     return path
 
 

@@ -53,7 +53,7 @@ def _check_scalar(value, kind, meta, where, key):
     if kind is float and not math.isfinite(value):
         _fail(where, key, value, "a finite number" + _range_text(meta))
     if kind is int and abs(value) > MAX_INT:
-        _fail(where, key, value, f"an integer of magnitude <= 2**40{_range_text(meta)}")
+        _fail(where, key, value, f"an integer{_range_text(meta)} and at most 2**40 in magnitude")
     if meta.get("choices") is not None and value not in meta["choices"]:
         _fail(where, key, value, "one of " + ", ".join(repr(c) for c in meta["choices"]))
     low, low_open, high = meta.get("minimum"), meta.get("exclusive_minimum"), meta.get("maximum")
