@@ -123,12 +123,16 @@ def files_under(directory):
 
 
 def run_case(kind, argv, case_dir, inputs=()):
-    """Run `accelsim argv` in this process; check the outcome and record it."""
+    """Run `accelsim argv` in this process, from inside `case_dir` (so relative paths stay in
+    it); check the outcome and record it."""
     before = set(os.listdir(case_dir.parent))
+    started_in = os.getcwd()
+    before_here = set(os.listdir(started_in))
     kept = {p: p.read_bytes() for p in inputs}
     stdout, stderr = io.StringIO(), io.StringIO()
     signal.signal(signal.SIGALRM, _alarm)
     signal.alarm(CASE_SECONDS)
+    os.chdir(case_dir)
     try:
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
@@ -138,6 +142,7 @@ def run_case(kind, argv, case_dir, inputs=()):
                 assert status in (0, 2), f"argparse exit {exc.code}"
     finally:
         signal.alarm(0)
+        os.chdir(started_in)
     message = stderr.getvalue().strip()
     if status == 2:
         lines = message.splitlines()
@@ -150,6 +155,7 @@ def run_case(kind, argv, case_dir, inputs=()):
         check_outputs(case_dir, kept)
         OUTCOMES[kind]["correct result"] += 1
     assert set(os.listdir(case_dir.parent)) == before, "a file appeared outside the case"
+    assert set(os.listdir(started_in)) == before_here, "a file appeared in the working directory"
     for path, content in kept.items():
         assert path.is_file() and path.read_bytes() == content, f"input {path} lost or changed"
     return status
