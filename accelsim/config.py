@@ -131,7 +131,7 @@ class ArchConfig:
 def _machine_section(raw, where):
     """(registry entry, parameters) of the machine `raw` names; removes its section from raw."""
     name = raw.get("machine")
-    if name not in MACHINES:
+    if not isinstance(name, str) or name not in MACHINES:
         raise ConfigError(f"{where}machine = {shown(name)} is invalid: must be one of "
                           f"{', '.join(repr(m) for m in MACHINES)}")
     for other in MACHINES:
