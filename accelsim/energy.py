@@ -27,6 +27,7 @@ import math
 from pathlib import Path
 
 from .errors import AccelsimError, ConfigError
+from .inputs import shown
 
 MEMORY_COLUMNS = ("read_pj", "write_pj", "leakage_mw", "access_ns", "area_mm2")
 # Device flavour of the config -> the CACTI table's `device` column, per technology.
@@ -69,6 +70,8 @@ def _read_memory_table(path, mtime_ns, size):
                 table.setdefault((row["memory"], row["device"]), {})[key] = values
     except OSError as exc:
         raise ConfigError(f"memory table {path}: cannot read it ({exc.strerror})") from None
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise ConfigError(f"memory table {path}: not a CSV text file ({exc})") from None
     return table
 
 
@@ -76,8 +79,10 @@ def memory_table(path):
     path = Path(path)
     try:
         stat = path.stat()
-    except OSError:
-        raise ConfigError(f"memory table {path}: file not found") from None
+    except (OSError, ValueError):  # ValueError: a NUL byte in the path
+        raise ConfigError(f"memory table {shown(str(path))}: file not found") from None
+    if not path.is_file():
+        raise ConfigError(f"memory table {path}: not a file")
     return _read_memory_table(str(path), stat.st_mtime_ns, stat.st_size)
 
 

@@ -33,6 +33,8 @@ def shown(value):
 
 def read_text(path, where, error=AccelsimError):
     """The UTF-8 text of a user's file, or `error` naming `where` and what is wrong."""
+    if "\x00" in str(path):
+        raise error(f"{where}the path contains a NUL byte")
     path = Path(path)
     try:
         if path.is_dir():
