@@ -27,7 +27,6 @@ import math
 from pathlib import Path
 
 from .errors import AccelsimError, ConfigError
-from .inputs import shown
 
 MEMORY_COLUMNS = ("read_pj", "write_pj", "leakage_mw", "access_ns", "area_mm2")
 # Device flavour of the config -> the CACTI table's `device` column, per technology.
@@ -80,7 +79,8 @@ def memory_table(path):
     try:
         stat = path.stat()
     except (OSError, ValueError):  # ValueError: a NUL byte in the path
-        raise ConfigError(f"memory table {shown(str(path))}: file not found") from None
+        shown_path = str(path).replace("\x00", "\\x00")
+        raise ConfigError(f"memory table {shown_path}: file not found") from None
     if not path.is_file():
         raise ConfigError(f"memory table {path}: not a file")
     return _read_memory_table(str(path), stat.st_mtime_ns, stat.st_size)
