@@ -203,11 +203,8 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
         touched = np.zeros(k_here * acc_h * acc_w, np.bool_)  # accumulators written
         # Banks fit one int64 bit set (below the sign bit): steps whose products all land on
         # the plane are priced with bit operations.
-        use_masks = banks <= 62
+        use_masks = banks <= 62 and vec_i <= 15
         ring = (1 << banks) - 1 if use_masks else 0
-        level_count = 1
-        while (1 << level_count) <= vec_i:
-            level_count += 1
         # Per bank, (the last step that used it) << 32 | (its products in that step).
         bank_mark = np.full(banks, -1 << 32, np.int64)
         step_id = 0
@@ -220,9 +217,9 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
         w_slot, w_acc = np.empty(vec_f, np.int64), np.empty(vec_f, np.int64)
         ay, ax = np.empty(longest, np.int64), np.empty(longest, np.int64)
         a_slot, a_acc = np.empty(longest, np.int64), np.empty(longest, np.int64)
+        a_bank = np.empty(longest, np.int64)  # a_slot mod banks: no division in the step loop
         vec_start = np.empty(longest // vec_i + 2, np.int64)
         box = np.empty((longest // vec_i + 1, 4), np.int64)  # per vector: y_lo, y_hi, x_lo, x_hi
-        levels = np.zeros(level_count, np.int64)
         for c in range(channels):
             for cls in range(classes):
                 w_row = (g * channels + c) * classes + cls
@@ -242,6 +239,7 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
                             y, x = a_y[ai], a_x[ai]
                             ay[n_real], ax[n_real] = y, x
                             a_slot[n_real] = vec_f * (x + vec_i * y)
+                            a_bank[n_real] = a_slot[n_real] % banks
                             a_acc[n_real] = y * acc_w + x
                             n_real += 1
                             y_lo, y_hi = min(y_lo, y), max(y_hi, y)
@@ -278,20 +276,21 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
                             # Every product lands on the plane, and the vector's weights use
                             # distinct banks: activation i adds one product to each bank of
                             # the weights' bank set rotated by its offset. Sum the rotated
-                            # sets in bit-sliced counters (levels[l]: bit l of each bank's
+                            # sets in bit-sliced counters (bit<l>: bit l of every bank's
                             # count) and read off the largest count.
                             n_valid += nw * (last - first)
-                            for level in range(level_count):
-                                levels[level] = 0
+                            bit0 = bit1 = bit2 = bit3 = 0  # counts up to 15 (I <= 15)
                             for i in range(first, last):
-                                shift = a_slot[i] % banks
+                                shift = a_bank[i]
                                 carry = ((w_banks << shift) | (w_banks >> (banks - shift))) & ring
-                                for level in range(level_count):
-                                    levels[level], carry = levels[level] ^ carry, levels[level] & carry
+                                bit0, carry = bit0 ^ carry, bit0 & carry
+                                bit1, carry = bit1 ^ carry, bit1 & carry
+                                bit2, carry = bit2 ^ carry, bit2 & carry
+                                bit3 = bit3 ^ carry
                             candidates, largest = ring, 0
-                            for level in range(level_count - 1, -1, -1):
-                                if candidates & levels[level]:
-                                    candidates &= levels[level]
+                            for level, bits in ((3, bit3), (2, bit2), (1, bit1), (0, bit0)):
+                                if candidates & bits:
+                                    candidates &= bits
                                     largest += 1 << level
                             step = max(step, largest)
                             if not (own_r0 <= box[v, 0] + dy_lo and box[v, 1] + dy_hi < own_r1
