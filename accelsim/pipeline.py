@@ -53,7 +53,16 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
             raise AccelsimError(f"arch configs {seen[arch.name]} and {source} are both named "
                                 f"'{arch.name}'; give each its own name")
         seen[arch.name] = source
+    sources = list(traces)
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
+    # ... and traces by model and variant.
+    seen = {}
+    for source, trace in zip(sources, traces):
+        key = f"{trace.model}/{trace.variant}"
+        if key in seen:
+            raise AccelsimError(f"traces {seen[key]} and {source} are both {key}; "
+                                "a table holds one of each")
+        seen[key] = source
     tables = [simulate(arch, trace, per_sample=per_sample,
                        progress=progress(f"{arch.name} {trace.model}/{trace.variant}")
                        if progress else None)
