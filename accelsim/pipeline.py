@@ -9,7 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import AccelsimError
-from .results import check_output_directory, provenance, read_results, write_results
+from .results import (check_output_directory, check_results_path, provenance, read_results,
+                      write_results)
 
 DEMO_METHODS = {"dense": {}, "wp": {"weight_budget": 0.1}, "jp": {}}
 
@@ -73,6 +74,9 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
     return table, archs, traces
 
 
+REPORT_TABLES = ("results.csv", "results.parquet", "summary.csv")
+
+
 def report(table, out_dir, archs, traces):
     """results.csv, results.parquet, summary.csv and plots/ under out_dir."""
     from .plots import write_plots
@@ -80,6 +84,8 @@ def report(table, out_dir, archs, traces):
 
     out_dir = Path(out_dir)
     meta = provenance(archs, traces, " ".join(sys.argv))
+    for name in REPORT_TABLES:
+        check_results_path(out_dir / name)
     write_results(table, out_dir / "results.csv", meta)
     write_results(table, out_dir / "results.parquet", meta)
     summary = summarize(table)
@@ -90,6 +96,8 @@ def report(table, out_dir, archs, traces):
 
 def compare(archs, traces, out_dir, progress=None):
     check_output_directory(out_dir, "output directory")
+    for name in REPORT_TABLES:
+        check_results_path(Path(out_dir) / name)
     table, archs, traces = simulate_all(archs, traces, progress=progress)
     summary, plots = report(table, out_dir, archs, traces)
     return table, summary, plots

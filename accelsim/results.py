@@ -27,10 +27,14 @@ def sidecar_path(path):
     return Path(f"{path}.meta.json")
 
 
+def _version():
+    from . import __version__  # here: the package may still be initialising at import
+    return __version__
+
+
 def provenance(archs, traces, command=""):
-    from . import __version__
     return {
-        "accelsim_version": __version__,
+        "accelsim_version": _version(),
         "command": command,
         "archs": {arch.name: arch.to_dict() for arch in archs},
         "traces": [
@@ -70,11 +74,25 @@ def _check_writable_ancestor(path, what, shown_as):
     return path
 
 
+def written_by_accelsim(path):
+    """Whether the table at `path` has the sidecar accelsim writes beside its tables."""
+    try:
+        meta = json.loads(sidecar_path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "accelsim_version" in meta
+
+
 def check_results_path(path):
+    """Before any work: `path` can be written as a table and replaces none of the user's files."""
     path = Path(path)
     if path.suffix not in FORMATS:
         raise AccelsimError(f"results file {path}: suffix must be one of {', '.join(FORMATS)}")
-    return check_output_file(path, "results file")
+    check_output_file(path, "results file")
+    if path.exists() and not written_by_accelsim(path):
+        raise AccelsimError(f"results file {path}: exists and accelsim did not write it (no "
+                            "sidecar); remove it or choose another path")
+    return path
 
 
 def write_results(table, path, meta):
@@ -88,6 +106,7 @@ def write_results(table, path, meta):
     with atomic_file(path) as handle:
         handle.write(data)
     meta = dict(meta, table_sha256=hashlib.sha256(data).hexdigest())
+    meta.setdefault("accelsim_version", _version())
     write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
     return path
 
