@@ -55,6 +55,7 @@ from tqdm import tqdm
 from .config import BUNDLED_CONFIGS, load_arch
 from .errors import AccelsimError
 from .files import atomic_file, sha256_of_file
+from .pipeline import check_distinct
 from .training import (TrainConfig, cap_torch_threads, cores_given, save_checkpoint,
                        sensitivity_tables, train)
 
@@ -241,9 +242,7 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     archs = [Path(a) for a in archs] if archs else sorted(BUNDLED_CONFIGS.glob("*.yaml"))
     configs = [load_arch(a) for a in archs]  # every config must load before anything trains
     names = [c.name for c in configs]
-    if len(set(names)) < len(names):
-        raise AccelsimError(f"machine configs {', '.join(map(str, archs))}: two share a name "
-                            f"({', '.join(names)}); the table has one column set per name")
+    check_distinct("arch configs", archs, [f"named '{name}'" for name in names])
     from .sweep import check_scheduler
 
     check_scheduler(scheduler, workers)

@@ -39,6 +39,17 @@ def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
     return trace
 
 
+def check_distinct(what, sources, keys):
+    """Tables, sidecars and summaries key machines by name and traces by model/variant: two
+    inputs may not share a key."""
+    seen = {}
+    for source, key in zip(sources, keys):
+        if key in seen:
+            raise AccelsimError(f"{what} {seen[key]} and {source} are both {key}; "
+                                "a table holds one of each")
+        seen[key] = source
+
+
 def simulate_all(archs, traces, per_sample=False, progress=None):
     """Every trace on every machine, one table (archs and traces: objects or paths)."""
     from .config import load_arch
@@ -47,23 +58,10 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
 
     sources = list(archs)
     archs = [a if not isinstance(a, (str, Path)) else load_arch(a) for a in archs]
-    # Tables, sidecars and summaries key machines by name: two configs may not share one.
-    seen = {}
-    for source, arch in zip(sources, archs):
-        if arch.name in seen:
-            raise AccelsimError(f"arch configs {seen[arch.name]} and {source} are both named "
-                                f"'{arch.name}'; give each its own name")
-        seen[arch.name] = source
+    check_distinct("arch configs", sources, [f"named '{arch.name}'" for arch in archs])
     sources = list(traces)
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
-    # ... and traces by model and variant.
-    seen = {}
-    for source, trace in zip(sources, traces):
-        key = f"{trace.model}/{trace.variant}"
-        if key in seen:
-            raise AccelsimError(f"traces {seen[key]} and {source} are both {key}; "
-                                "a table holds one of each")
-        seen[key] = source
+    check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])
     tables = [simulate(arch, trace, per_sample=per_sample,
                        progress=progress(f"{arch.name} {trace.model}/{trace.variant}")
                        if progress else None)
@@ -84,8 +82,6 @@ def report(table, out_dir, archs, traces):
 
     out_dir = Path(out_dir)
     meta = provenance(archs, traces, " ".join(sys.argv))
-    for name in REPORT_TABLES:
-        check_results_path(out_dir / name)
     write_results(table, out_dir / "results.csv", meta)
     write_results(table, out_dir / "results.parquet", meta)
     summary = summarize(table)
@@ -95,6 +91,7 @@ def report(table, out_dir, archs, traces):
 
 
 def compare(archs, traces, out_dir, progress=None):
+    # Before any simulation: where the report goes can be written, and replaces no user file.
     check_output_directory(out_dir, "output directory")
     for name in REPORT_TABLES:
         check_results_path(Path(out_dir) / name)
