@@ -1,6 +1,7 @@
 """The `accelsim` command line: one subcommand per pipeline stage."""
 
 import argparse
+import dataclasses
 import json
 import sys
 import textwrap
@@ -105,18 +106,43 @@ def _layer_values(text, what):
     return values
 
 
+def _option_name(field):
+    return "--" + field.name.replace("_", "-")
+
+
+def _add_train_options(parser):
+    """One option per TrainConfig field, its default and help taken from the field."""
+    from .train_config import field_kind, options
+
+    for field in options():
+        per_layer = field_kind(field) is dict
+        default = "" if field.default in (None, dataclasses.MISSING) or "default:" in \
+            field.metadata["help"] else f" (default: {field.default})"
+        parser.add_argument(_option_name(field), type=None if per_layer else field_kind(field),
+                            choices=field.metadata.get("choices"),
+                            metavar="LAYER=X,..." if per_layer else None,
+                            help=field.metadata["help"] + default)
+
+
+def _train_config(args):
+    """TrainConfig from the options given; the ones not given keep the field's default."""
+    from .train_config import TrainConfig, options
+
+    given = {}
+    for field in options():
+        value = getattr(args, field.name)
+        if value is not None:
+            given[field.name] = (_layer_values(value, _option_name(field))
+                                 if field.metadata.get("per_layer") else value)
+    return TrainConfig(model=args.model, method=args.method, **given)
+
+
 def cmd_train(args):
-    from .training import TrainConfig, cap_torch_threads, save_checkpoint, train
+    from .checkpoint import save_checkpoint
+    from .training import cap_torch_threads, train
 
     cap_torch_threads()
-    config = TrainConfig(
-        model=args.model, method=args.method, epochs=args.epochs, seed=args.seed,
-        batch_size=args.batch_size, lr=args.lr, validation=args.validation, limit=args.limit,
-        weight_tolerance=args.weight_tolerance, activation_tolerance=args.activation_tolerance,
-        weight_budget=args.weight_budget,
-        winner_rates=_layer_values(args.winner_rates, "--winner-rates"),
-        weight_densities=_layer_values(args.weight_densities, "--weight-densities"),
-        inference=args.inference, epsilon=args.epsilon)
+    config = _train_config(args)
     result = train(config, start_from=getattr(args, "from"))
     save_checkpoint(result, args.out)
     meta_path = f"{args.out}.json"
@@ -321,26 +347,7 @@ accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weigh
     train.add_argument("--method", required=True, choices=METHODS)
     train.add_argument("--out", required=True, help="checkpoint file to write (.pt; metadata in .pt.json)")
     train.add_argument("--from", help="checkpoint of the trained (dense) model to prune")
-    train.add_argument("--epochs", type=int, help="dense: 12, jp/static-act: 20 fine-tuning epochs")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--batch-size", type=int, default=128)
-    train.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate of dense training")
-    train.add_argument("--validation", type=int, default=5000,
-                       help="training images held out for sensitivity analysis (default 5000)")
-    train.add_argument("--limit", type=int, help="use only the first N images of each split")
-    train.add_argument("--weight-tolerance", type=float, default=0.03,
-                       help="validation accuracy a layer's weight pruning alone may cost, "
-                            "scaled by its MAC share (default 0.03)")
-    train.add_argument("--activation-tolerance", type=float, default=0.005,
-                       help="the same for activation masks (default 0.005)")
-    train.add_argument("--weight-budget", type=float,
-                       help="instead: keep this fraction of all weights, allocated greedily")
-    train.add_argument("--winner-rates", help="override per layer, e.g. fc2=0.12,fc3=0.25")
-    train.add_argument("--weight-densities", help="override per layer, e.g. fc1=0.1")
-    train.add_argument("--inference", choices=("topk", "threshold"), default="topk",
-                       help="jp winners at inference: exact top-k or predicted threshold")
-    train.add_argument("--epsilon", type=float, default=0.25,
-                       help="down-sampling rate of the threshold prediction (default 0.25)")
+    _add_train_options(train)
     train.set_defaults(run=cmd_train)
 
     trace = _add_command(

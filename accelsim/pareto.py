@@ -56,12 +56,11 @@ from .config import BUNDLED_CONFIGS, load_arch
 from .errors import AccelsimError
 from .files import atomic_file, sha256_of_file
 from .pipeline import check_distinct
-from .training import (TrainConfig, cap_torch_threads, cores_given, save_checkpoint,
-                       sensitivity_tables, train)
+from .checkpoint import save_checkpoint
+from .training import TrainConfig, cap_torch_threads, cores_given, sensitivity_tables, train
 
 ISO_DROPS_PP = (0.1, 0.3, 1.0)  # accuracy below the dense model's, in percentage points
-QUICK = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1, "retrain_epochs": 1,
-         "warmup_epochs": 1}
+QUICK = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1, "warmup_epochs": 1}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
     from .capture import capture_trace
     from .data import load_dataset
     from .trace import save_trace
-    from .training import load_checkpoint
+    from .checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
     data = load_dataset(meta["dataset"], validation=meta["config"]["validation"],
@@ -131,7 +131,8 @@ def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, log=pr
              progress=None):
     """Train (once; checkpoints are cached under out_dir) dense, WP and JP models on MNIST,
     trace them, simulate every trace on every machine and write the report."""
-    from .training import TrainConfig, save_checkpoint, train
+    from .checkpoint import save_checkpoint
+    from .training import TrainConfig, train
 
     out_dir = Path(out_dir)
     traces = []

@@ -10,7 +10,7 @@
   accuracy lost) until that fraction of all weights remains.
 - wp: weight sensitivity picks the densities; then `prune_steps` rounds of
   magnitude pruning towards them (geometric schedule), each followed by
-  `retrain_epochs` of retraining with the masks fixed.
+  retraining with the masks fixed (`epochs` shared out over the rounds).
 - jp: activation sensitivity picks each masked layer's winner rate; weight
   sensitivity the densities, reached through L1 regularization plus threshold
   pruning into static masks during the first `prune_fraction` of fine-tuning
@@ -21,68 +21,32 @@
 - static-act: as jp, with static per-layer thresholds calibrated on the
   validation split to the same rates instead of dynamic top-k.
 The first layer's input (the image) is never masked. Seeded: the same
-settings give the same checkpoint.
+settings give the same checkpoint. Methods are registered in `METHODS`; their
+settings are `TrainConfig` (train_config.py) and checkpoints are checkpoint.py's.
 """
 
 import dataclasses
-import io
-import json
+import functools
 import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Optional
+from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 from torch import nn
-from torch.nn.utils import parametrize
 from tqdm import tqdm
 
+from .checkpoint import load_checkpoint
 from .data import load_dataset
 from .errors import AccelsimError
-from .files import atomic_file, write_text_atomic
-from .models import build_model, count_dense_macs, dataset_of, input_shape, maskable_layers
-from .pruning import (activation_masks, attach_weight_masks, calibrate_static_thresholds,
-                      install_activation_masks, prune_to_density, raw_weight, rescale_dropout,
-                      weight_density, weight_mask)
+from .models import count_dense_macs, build_model, dataset_of, input_shape, maskable_layers, zoo_model
+from .pruning import (attach_weight_masks, calibrate_static_thresholds, install_activation_masks,
+                      prune_to_density, rescale_dropout, weight_density, weight_mask)
+from .train_config import TrainConfig
 
-METHODS = ("dense", "wp", "jp", "static-act")
 RATE_GRID = (1.0, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.12, 0.1, 0.08, 0.06, 0.05, 0.04, 0.03,
              0.02)
-CHECKPOINT_FORMAT = "accelsim-checkpoint"
-
-
-@dataclass
-class TrainConfig:
-    model: str
-    method: str = "dense"
-    epochs: Optional[int] = None  # default: dense 12 (training), jp/static-act 20 (fine-tuning)
-    batch_size: int = 128
-    lr: float = 1e-3
-    lr_decay_every: int = 4       # dense: halve the learning rate every N epochs
-    seed: int = 0
-    validation: int = 5000
-    limit: Optional[int] = None   # use only the first N images of each split (tests)
-    # Validation accuracy that pruning one layer alone (before retraining) may cost, scaled
-    # by the layer's MACs relative to the largest layer: a layer may cost accuracy in
-    # proportion to what it can save.
-    weight_tolerance: float = 0.03
-    activation_tolerance: float = 0.005
-    weight_budget: Optional[float] = None  # instead: keep this fraction of all weights (greedy)
-    winner_rates: dict = field(default_factory=dict)      # overrides the sensitivity analysis
-    weight_densities: dict = field(default_factory=dict)  # idem
-    prune_steps: int = 4          # wp rounds
-    retrain_epochs: int = 3       # wp retraining epochs per round
-    l1: float = 1e-6              # jp: L1 strength on weights
-    warmup_epochs: int = 2        # jp: Adam epochs before Adadelta
-    prune_fraction: float = 0.3   # jp: share of the fine-tuning steps that prune weights
-    prune_interval: int = 50      # jp: steps between threshold-pruning updates
-    finetune_lr_scale: float = 0.3
-    adadelta_lr: float = 1.0
-    dropout: Optional[float] = None  # C_d; default: the model's own
-    inference: str = "topk"       # jp at inference: topk or threshold
-    epsilon: float = 0.25         # threshold prediction down-sampling rate
 
 
 @dataclass
@@ -265,9 +229,10 @@ def _check_names(settings, model, what):
         raise AccelsimError(f"{what}: unknown layer(s) {', '.join(unknown)}; layers: {', '.join(names)}")
 
 
-def _train_dense(model, data, config, history, sensitivity):
+def _train_dense(model, data, config, history, sensitivity, tables):
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, config.lr_decay_every, 0.5)
+    decay_every = config.lr_decay_every or max(1, round(config.epochs / 3))
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, decay_every, 0.5)
     train_epochs(model, data, config.epochs, optimizer, config, "dense", history,
                  scheduler=scheduler)
 
@@ -311,8 +276,10 @@ def _train_wp(model, data, config, history, sensitivity, tables):
         for name, target in targets.items():
             prune_to_density(layers[name], target ** (step / config.prune_steps))
         optimizer = torch.optim.Adam(model.parameters(), lr=config.lr * config.finetune_lr_scale)
-        train_epochs(model, data, config.retrain_epochs, optimizer, config, f"wp round {step}",
-                     history)
+        # The retraining epochs are shared out over the rounds, the first rounds taking any
+        # remainder: the later, smaller cuts need less recovery.
+        epochs = config.epochs // config.prune_steps + (step <= config.epochs % config.prune_steps)
+        train_epochs(model, data, epochs, optimizer, config, f"wp round {step}", history)
 
 
 def _train_joint(model, data, config, history, sensitivity, tables, static):
@@ -360,13 +327,40 @@ def _train_joint(model, data, config, history, sensitivity, tables, static):
                  l1=config.l1, after_step=threshold_prune)
 
 
+@dataclass(frozen=True)
+class Method:
+    run: Callable      # (model, data, config, history, sensitivity, tables)
+    prunes: bool       # starts from a trained checkpoint
+    epochs: int        # default epochs (TrainConfig.epochs), unless the model sets its own
+
+
+# To add a method: write its run function above and register it here; the CLI, the demo
+# and `accelsim pareto` (given a ladder in pareto.LADDERS) pick it up by name.
+METHODS = {
+    "dense": Method(_train_dense, prunes=False, epochs=12),
+    "wp": Method(_train_wp, prunes=True, epochs=12),
+    "jp": Method(functools.partial(_train_joint, static=False), prunes=True, epochs=20),
+    "static-act": Method(functools.partial(_train_joint, static=True), prunes=True, epochs=20),
+}
+
+
+def training_method(name):
+    if name not in METHODS:
+        raise AccelsimError(f"method {name!r} is invalid: must be one of {', '.join(METHODS)}")
+    return METHODS[name]
+
+
+def default_epochs(model, method):
+    """The epochs `method` trains `model` for when TrainConfig.epochs is None."""
+    return zoo_model(model).epochs.get(method, training_method(method).epochs)
+
+
 def train(config, start_from=None, progress=True, tables=None):
     """Train or prune a model; `start_from` is a checkpoint path (dense model to prune);
     `tables`: its `sensitivity_tables`, when already measured."""
-    if config.method not in METHODS:
-        raise AccelsimError(f"method {config.method!r} is invalid: must be one of {', '.join(METHODS)}")
+    method = training_method(config.method)
     if config.epochs is None:
-        config = dataclasses.replace(config, epochs=12 if config.method == "dense" else 20)
+        config = dataclasses.replace(config, epochs=default_epochs(config.model, config.method))
     started = time.time()
     set_seed(config.seed)
     if start_from is not None:
@@ -375,126 +369,17 @@ def train(config, start_from=None, progress=True, tables=None):
             raise AccelsimError(f"--from checkpoint holds {info['model']}, not {config.model}")
         history = list(info["history"])
     else:
-        if config.method != "dense":
+        if method.prunes:
             raise AccelsimError(f"method {config.method} prunes a trained model: "
                                 f"give --from DENSE_CHECKPOINT")
         model, history = build_model(config.model), []
     data = _load_data(config, dataset_of(config.model))
     sensitivity = {}
-    if config.method == "dense":
-        _train_dense(model, data, config, history, sensitivity)
-    elif config.method == "wp":
-        _train_wp(model, data, config, history, sensitivity, tables or {})
-    else:
-        _train_joint(model, data, config, history, sensitivity, tables or {},
-                     static=config.method == "static-act")
+    # oneDNN runs these small convs about a quarter faster in channels-last layout on CPU;
+    # the model goes back to the default layout so checkpoints and traces hold plain tensors.
+    model.to(memory_format=torch.channels_last)
+    method.run(model, data, config, history, sensitivity, tables or {})
+    model.to(memory_format=torch.contiguous_format)
     return TrainResult(model, config, evaluate(model, *data["test"]),
                        evaluate(model, *data["validation"]), history, sensitivity,
                        time.time() - started)
-
-
-# ---------------------------------------------------------------- checkpoints
-
-
-def _plain(obj):
-    return json.loads(json.dumps(obj, default=lambda o: float(o) if hasattr(o, "__float__") else str(o)))
-
-
-def checkpoint_metadata(result):
-    model = result.model
-    return _plain({
-        "format": CHECKPOINT_FORMAT, "format_version": 1,
-        "model": result.config.model, "method": result.config.method,
-        "dataset": dataset_of(result.config.model),
-        "test_accuracy": result.test_accuracy,
-        "validation_accuracy": result.validation_accuracy,
-        "train_seconds": result.seconds,
-        "config": dataclasses.asdict(result.config),
-        "weight_density": {n: weight_density(m) for n, m in maskable_layers(model)},
-        "activation_masks": {n: m.settings() for n, m in activation_masks(model).items()},
-        "dropout": {n: m.p for n, m in model.named_modules() if isinstance(m, nn.Dropout)},
-        "sensitivity": result.sensitivity,
-        "history": result.history,
-    })
-
-
-def save_checkpoint(result, path):
-    """One .pt file (weights, masks, settings) plus `path.json` with the readable metadata."""
-    path = Path(path)
-    meta = checkpoint_metadata(result)
-    model = result.model
-    weights = {n: (raw_weight(m) if parametrize.is_parametrized(m, "weight") else m.weight)
-               .detach().clone() for n, m in maskable_layers(model)}
-    masks = {n: weight_mask(m).bool().clone() for n, m in maskable_layers(model)
-             if parametrize.is_parametrized(m, "weight")}
-    others = {k: v for k, v in model.state_dict().items() if "parametrizations.weight" not in k}
-    buffer = io.BytesIO()
-    torch.save({"meta": meta, "weights": weights, "weight_masks": masks, "state": others}, buffer)
-    # The readable copy first: a checkpoint that exists always has its .json beside it.
-    write_text_atomic(Path(f"{path}.json"), json.dumps(meta, indent=2) + "\n")
-    with atomic_file(path) as handle:
-        handle.write(buffer.getvalue())
-    return path
-
-
-def load_checkpoint(path):
-    """(model with its masks installed, metadata dict)."""
-    path = Path(path)
-    if not path.is_file():
-        raise AccelsimError(f"checkpoint {path}: not found")
-    try:
-        saved = torch.load(path, map_location="cpu", weights_only=True)
-        meta = saved["meta"]
-    except Exception as exc:  # a truncated or foreign file: any unpickling error
-        raise AccelsimError(f"checkpoint {path}: not a readable accelsim checkpoint ({exc})") from None
-    if not isinstance(meta, dict) or meta.get("format") != CHECKPOINT_FORMAT:
-        raise AccelsimError(f"checkpoint {path}: not an accelsim checkpoint")
-    try:
-        return _restore(saved, meta)
-    except (KeyError, TypeError, ValueError, RuntimeError, AttributeError, IndexError) as exc:
-        # torch.load(weights_only) allows only tensors and plain containers; what is left to
-        # go wrong is their structure (missing keys, wrong shapes, wrong types).
-        raise AccelsimError(f"checkpoint {path}: its contents do not fit an accelsim model "
-                            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
-
-
-META_TYPES = {"model": str, "method": str, "dataset": str, "test_accuracy": (int, float),
-              "validation_accuracy": (int, float), "config": dict, "weight_density": dict,
-              "activation_masks": dict, "dropout": dict}
-
-
-def _check_meta(meta):
-    """The metadata tracing reads: present, of the right type, and consistent."""
-    for key, kind in META_TYPES.items():
-        if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
-            raise TypeError(f"meta.{key} = {meta[key]!r:.60} has the wrong type")
-    for key in ("validation", "seed"):
-        value = meta["config"][key]
-        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:
-            raise ValueError(f"meta.config.{key} = {value!r:.60} must be an integer >= 0")
-    for name, p in meta["dropout"].items():
-        if not isinstance(p, (int, float)) or isinstance(p, bool) or not 0 <= p < 1:
-            raise ValueError(f"meta.dropout.{name} = {p!r:.60} must be in [0, 1)")
-    if meta["dataset"] != dataset_of(meta["model"]):
-        raise ValueError(f"meta.dataset {meta['dataset']!r:.60} is not {meta['model']}'s")
-
-
-def _restore(saved, meta):
-    _check_meta(meta)
-    model = build_model(meta["model"])
-    model.load_state_dict(saved["state"], strict=False)
-    layers = dict(maskable_layers(model))
-    with torch.no_grad():
-        for name, weight in saved["weights"].items():
-            layers[name].weight.copy_(weight)
-    if saved["weight_masks"]:
-        attach_weight_masks(model)
-        with torch.no_grad():
-            for name, mask in saved["weight_masks"].items():
-                weight_mask(layers[name]).copy_(mask.float())
-    install_activation_masks(model, meta["activation_masks"])
-    for name, module in model.named_modules():
-        if name in meta["dropout"]:
-            module.p = meta["dropout"][name]
-    model.eval()
-    return model, meta

@@ -13,8 +13,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelsim.training import (TrainConfig, cap_torch_threads, save_checkpoint,
-                               sensitivity_tables, train)
+from accelsim.checkpoint import save_checkpoint
+from accelsim.training import TrainConfig, cap_torch_threads, sensitivity_tables, train
 
 
 def main():

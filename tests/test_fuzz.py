@@ -207,7 +207,8 @@ def base(tmp_path_factory):
         {"arch": str(root / "eie.yaml"), "traces": [str(root / "trace")],
          "grid": {"eie.pes": [2, 4]}}))
     torch = pytest.importorskip("torch")
-    from accelsim.training import TrainConfig, save_checkpoint, train
+    from accelsim.checkpoint import save_checkpoint
+    from accelsim.training import TrainConfig, train
     torch.set_num_threads(1)
     save_checkpoint(train(TrainConfig(model="mlp3", method="dense", epochs=1, limit=300,
                                       validation=100), progress=False), root / "model.pt")

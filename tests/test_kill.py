@@ -62,7 +62,7 @@ def check_table(path):
 
 def check_checkpoint(path):
     if path.exists():
-        from accelsim.training import load_checkpoint
+        from accelsim.checkpoint import load_checkpoint
         load_checkpoint(path)
         assert Path(f"{path}.json").is_file()
 

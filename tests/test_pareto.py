@@ -9,7 +9,8 @@ from accelsim.cli import main
 from accelsim.config import BUNDLED_CONFIGS
 from accelsim.models import maskable_layers
 from accelsim.pareto import LADDERS, cost_at_accuracy, iso_accuracy, pareto_front, run_pareto
-from accelsim.training import TrainConfig, save_checkpoint, sensitivity_tables, train
+from accelsim.checkpoint import save_checkpoint
+from accelsim.training import TrainConfig, sensitivity_tables, train
 
 EIE = str(BUNDLED_CONFIGS / "eie.yaml")
 

@@ -4,7 +4,8 @@ import pytest
 
 from accelsim.pipeline import trace_from_checkpoint
 from accelsim.inspect_trace import summary_totals, trace_summary
-from accelsim.training import TrainConfig, save_checkpoint, train
+from accelsim.checkpoint import save_checkpoint
+from accelsim.training import TrainConfig, train
 
 
 @pytest.mark.slow

@@ -14,8 +14,8 @@ from accelsim.data import DataError, load_dataset
 from accelsim.models import maskable_layers
 from accelsim.pipeline import trace_from_checkpoint
 from accelsim.pruning import ActivationMask, install_activation_masks, weight_mask
-from accelsim.training import (TrainConfig, TrainResult, choose_by_budget, load_checkpoint,
-                               save_checkpoint, train)
+from accelsim.checkpoint import load_checkpoint, save_checkpoint
+from accelsim.training import TrainConfig, TrainResult, choose_by_budget, train
 
 LIMIT = 400  # images per split: seconds, not minutes
 
@@ -97,10 +97,18 @@ def test_training_is_seeded(dense_checkpoint):
         assert torch.equal(a.weight, b.weight)
 
 
+def test_wp_shares_its_epochs_out_over_the_rounds(dense_checkpoint):
+    path, _ = dense_checkpoint
+    result = train(TrainConfig(model="mlp3", method="wp", limit=LIMIT, validation=400,
+                               prune_steps=3, epochs=5, weight_budget=0.5), start_from=path)
+    rounds = [h["phase"] for h in result.history if h["phase"].startswith("wp")]
+    assert rounds == ["wp round 1"] * 2 + ["wp round 2"] * 2 + ["wp round 3"]
+
+
 def test_wp_masks_stay_fixed_while_retraining(dense_checkpoint):
     path, _ = dense_checkpoint
     result = train(TrainConfig(model="mlp3", method="wp", limit=LIMIT, validation=400,
-                               prune_steps=1, retrain_epochs=2,
+                               prune_steps=1, epochs=2,
                                weight_densities={"fc1": 0.2, "fc2": 0.3, "fc3": 0.5}),
                    start_from=path)
     history = [h for h in result.history if h["phase"].startswith("wp")]
