@@ -103,3 +103,17 @@ def test_shared_sensitivity_tables_give_the_same_model(tmp_path):
     assert shared.sensitivity == alone.sensitivity
     for (_, a), (_, b) in zip(maskable_layers(shared.model), maskable_layers(alone.model)):
         assert torch.equal(a.weight, b.weight)
+
+
+def test_worker_processes_and_a_dask_cluster_give_the_same_study(tmp_path, monkeypatch):
+    # One point per method; both schedulers run each point in a worker with 1 torch thread,
+    # so their results must agree to the last bit, and so must a resumed run.
+    for method, budget in (("wp", 0.1), ("jp", 2)):
+        monkeypatch.setitem(LADDERS, method, pareto.Ladder(LADDERS[method].knob, (budget,),
+                                                           LADDERS[method].settings))
+    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=2, progress=False)
+    processes = run_pareto("mlp3", ["wp", "jp"], tmp_path / "processes", **kwargs).table
+    dask = run_pareto("mlp3", ["wp", "jp"], tmp_path / "dask", scheduler="local", **kwargs).table
+    figures = [c for c in processes.columns if c != "train_seconds"]
+    pd.testing.assert_frame_equal(processes[figures], dask[figures])
+    assert processes["method"].tolist() == ["dense", "wp", "jp"]
