@@ -157,13 +157,28 @@ def cmd_train(args):
     print(f"wrote {args.out} and {meta_path}")
 
 
+MODEL_FILE_OPTIONS = ("weights", "images", "model_name", "variant")
+
+
 def cmd_trace(args):
-    from .pipeline import trace_from_checkpoint
+    from .pipeline import trace_from_checkpoint, trace_from_model_file
 
     _check_new_directory(args.out, args.force)
-    trace = trace_from_checkpoint(args.checkpoint, args.samples, args.out, overwrite=args.force)
+    if args.checkpoint:
+        given = [name for name in MODEL_FILE_OPTIONS if getattr(args, name) is not None]
+        if given:
+            raise AccelsimError(f"--{given[0].replace('_', '-')} applies to --model-file, "
+                                f"not --checkpoint")
+        trace = trace_from_checkpoint(args.checkpoint, args.samples or 64, args.out,
+                                      overwrite=args.force)
+    else:
+        if args.images is None:
+            raise AccelsimError("--model-file needs --images (a .npy file of inputs)")
+        trace = trace_from_model_file(args.model_file, args.images, args.out, args.weights,
+                                      args.samples, args.model_name, args.variant or "dense",
+                                      overwrite=args.force)
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
-          f"{trace.samples} test images")
+          f"{trace.samples} images")
 
 
 def _print_summary(summary):
@@ -351,12 +366,27 @@ accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weigh
     train.set_defaults(run=cmd_train)
 
     trace = _add_command(
-        subparsers, "trace", "record what each layer of a trained model multiplies",
+        subparsers, "trace", "record what each layer of a trained model multiplies: a zoo "
+        "checkpoint, or your own PyTorch model (Conv2d and Linear layers are recorded)",
         """
 accelsim trace --checkpoint checkpoints/mlp3-jp.pt --samples 64 --out traces/generated/mlp3-jp
+accelsim trace --model-file my_net.py:build --weights my_net.pt --images images.npy \\
+    --samples 16 --out traces/generated/my_net
         """)
-    trace.add_argument("--checkpoint", required=True)
-    trace.add_argument("--samples", type=int, default=64, help="test images to run (the first N)")
+    model = trace.add_mutually_exclusive_group(required=True)
+    model.add_argument("--checkpoint", help="a checkpoint written by accelsim train")
+    model.add_argument("--model-file", metavar="FILE.py:FUNCTION",
+                       help="your model: FUNCTION() in FILE.py returns the torch.nn.Module "
+                            "(the file is run)")
+    trace.add_argument("--weights", help="--model-file: state_dict saved with torch.save "
+                       "(default: the module as built)")
+    trace.add_argument("--images", help="--model-file: .npy of float inputs, N x C x H x W "
+                       "or N x features, scaled as the model expects")
+    trace.add_argument("--model-name", help="--model-file: model name in the trace "
+                       "(default: the file's name)")
+    trace.add_argument("--variant", help="--model-file: variant in the trace (default dense)")
+    trace.add_argument("--samples", type=int, help="images to run, the first N (default: 64 "
+                       "test images of a checkpoint's data set; all of --images)")
     trace.add_argument("--out", required=True, help="trace directory to create")
     trace.add_argument("--force", action="store_true", help="replace --out if it exists")
     trace.set_defaults(run=cmd_trace)
