@@ -40,10 +40,17 @@ def _check_new_directory(path, force):
 def cmd_synth(args):
     from .inputs import load_yaml
     from .synth import preset_spec, synthetic_trace
+    from .topology import read_topology
     from .trace import save_trace
 
     _check_new_directory(args.out, args.force)
-    if args.spec:
+    densities = {"weight_density": args.weight_density,
+                 "activation_density": args.activation_density}
+    if args.topology:
+        network = read_topology(args.topology, **densities)
+    elif any(value is not None for value in densities.values()):
+        raise AccelsimError("--weight-density and --activation-density apply to --topology")
+    elif args.spec:
         network = load_yaml(args.spec, f"synthetic spec {args.spec}: ")
     else:
         network = preset_spec(args.preset)
@@ -53,6 +60,22 @@ def cmd_synth(args):
     save_trace(trace, args.out, overwrite=args.force)
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
           f"{trace.samples} sample(s)")
+
+
+def cmd_export(args):
+    from .files import write_text_atomic
+    from .results import check_output_file
+    from .topology import topology_text
+    from .trace import load_trace
+
+    if Path(args.out).exists() and not args.force:
+        raise AccelsimError(f"{args.out} already exists (pass --force to replace it)")
+    check_output_file(args.out, "topology")
+    trace = load_trace(args.trace, verify=not args.no_verify)
+    text = topology_text(trace, densities=args.densities, split_groups=args.split_groups)
+    write_text_atomic(args.out, text)
+    print(f"wrote {args.out}: {len(text.splitlines()) - 1} layer rows in SCALE-Sim's conv form"
+          + (" with measured densities" if args.densities else ""))
 
 
 def cmd_inspect(args):
@@ -300,10 +323,21 @@ def build_parser():
 accelsim synth --preset eie-benchmarks --out traces/eie
 accelsim synth --preset alexnet-jp --pattern clustered --seed 1 --out traces/alexnet-jp
 accelsim synth --spec my_net.yaml --samples 4 --out traces/my_net
+accelsim synth --topology alexnet.csv --weight-density 0.4 --activation-density 0.5 \\
+    --out traces/alexnet-scalesim
         """)
     source = synth.add_mutually_exclusive_group(required=True)
     source.add_argument("--preset", choices=sorted(PRESETS), help="a built-in network")
     source.add_argument("--spec", help="YAML file: model, layers (see traces/README.md)")
+    source.add_argument("--topology", help="SCALE-Sim topology CSV, conv or GEMM form, "
+                        "optionally with 'Weight density' and 'Activation density' columns "
+                        "(see accelsim/topology.py)")
+    synth.add_argument("--weight-density", type=float,
+                       help="--topology: every layer's weight density where its row gives none "
+                       "(default 1)")
+    synth.add_argument("--activation-density", type=float,
+                       help="--topology: every layer's activation density where its row gives "
+                       "none (default 1)")
     synth.add_argument("--out", required=True, help="trace directory to create")
     synth.add_argument("--samples", type=int, default=1, help="input samples per layer (default 1)")
     synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
@@ -315,6 +349,27 @@ accelsim synth --spec my_net.yaml --samples 4 --out traces/my_net
                        help="storage dtype of weights and activations (default float16)")
     synth.add_argument("--force", action="store_true", help="replace --out if it exists")
     synth.set_defaults(run=cmd_synth)
+
+    export = _add_command(
+        subparsers, "export", "write a trace's geometry as a SCALE-Sim topology CSV (conv form; "
+        "IFMAP = the padded input)",
+        """
+accelsim export --format scalesim traces/generated/mlp3-jp --out mlp3.csv
+accelsim export --format scalesim traces/alexnet-jp --split-groups --densities --out alexnet.csv
+        """)
+    export.add_argument("trace", help="trace directory")
+    export.add_argument("--format", required=True, choices=("scalesim",),
+                        help="scalesim: SCALE-Sim 3 topology")
+    export.add_argument("--out", required=True, help="topology CSV to write")
+    export.add_argument("--densities", action="store_true",
+                        help="add 'Weight density' and 'Activation density' columns (measured), "
+                        "which synth --topology reads; SCALE-Sim itself cannot read them")
+    export.add_argument("--split-groups", action="store_true",
+                        help="one row per group of a grouped conv (SCALE-Sim has no groups; "
+                        "default: refuse such a layer)")
+    export.add_argument("--force", action="store_true", help="replace --out if it exists")
+    export.add_argument("--no-verify", action="store_true", help="skip the trace sha256 check")
+    export.set_defaults(run=cmd_export)
 
     inspect = _add_command(
         subparsers, "inspect", "per-layer shapes, densities and dense/effective MACs of a trace",

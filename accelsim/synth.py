@@ -23,10 +23,12 @@ from .schema import build, spec
 from .trace import Layer, Trace, check_layer_geometry
 
 PATTERNS = ("uniform", "clustered", "spatial")
-# Limits, checked before drawing: samples per trace, and elements per array (2**30 float16
-# values are 2 GiB).
+# Limits, checked before drawing: samples per trace, elements per array (2**30 float16
+# values are 2 GiB), and layers per trace (the manifest then stays well within the 16 MiB
+# that the trace reader accepts).
 MAX_SAMPLES = 100_000
 MAX_ELEMENTS = 2**30
+MAX_LAYERS = 10_000
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,8 @@ class LayerSpec:
     out_features: Optional[int] = spec(None, doc="linear: output length", minimum=1)
     input_shape: Optional[list[int]] = spec(None, doc="conv2d: [C, H, W]", minimum=1)
     filters: Optional[int] = spec(None, doc="conv2d: K", minimum=1)
-    kernel: int = spec(1, doc="conv2d: R = S", minimum=1)
+    kernel: int = spec(1, doc="conv2d: R (and S, unless kernel_width is given)", minimum=1)
+    kernel_width: Optional[int] = spec(None, doc="conv2d: S, where it differs from R", minimum=1)
     stride: int = spec(1, doc="conv2d stride", minimum=1)
     padding: int = spec(0, doc="conv2d zero padding", minimum=0)
     dilation: int = spec(1, doc="conv2d dilation", minimum=1)
@@ -131,7 +134,7 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
         if channels % s.groups or s.filters % s.groups:
             raise ConfigError(f"layer '{s.name}': groups={s.groups} must divide channels "
                               f"{channels} and filters {s.filters}")
-        weight_shape = (s.filters, channels // s.groups, s.kernel, s.kernel)
+        weight_shape = (s.filters, channels // s.groups, s.kernel, s.kernel_width or s.kernel)
         act_shape = (samples, *s.input_shape)
     for what, shape in (("weights", weight_shape), ("activations", act_shape)):
         if math.prod(shape) > MAX_ELEMENTS:
@@ -166,6 +169,9 @@ def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=
         raise ConfigError(f"seed = {seed} is invalid: must be in 0..2**63-1")
     if not 1 <= cluster_size <= 1024:
         raise ConfigError(f"cluster size = {cluster_size} is invalid: must be in 1..1024")
+    if len(network.layers) > MAX_LAYERS:
+        raise ConfigError(f"synthetic spec: {len(network.layers)} layers; the limit is "
+                          f"{MAX_LAYERS}")
     iterate = progress or (lambda items: items)
     layers = [
         synthetic_layer(layer_spec, samples, seed, i, pattern, cluster_size, dtype)

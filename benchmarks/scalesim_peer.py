@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from accelsim import load_arch  # noqa: E402
-from accelsim.machines.systolic import scalesim_layer  # noqa: E402
+from accelsim import Trace, load_arch  # noqa: E402
 from accelsim.simulator import simulate  # noqa: E402
 from accelsim.synth import LayerSpec, NetworkSpec, synthetic_trace  # noqa: E402
+from accelsim.topology import scalesim_row, topology_text  # noqa: E402
 
 # AlexNet conv1-5 as one group each (SCALE-Sim has no groups), and three more:
 # stride 2 on an odd size, an odd size whose last window is partial, a 1x1.
@@ -102,16 +102,14 @@ def ensure_venv(venv):
     return python
 
 
-def run_scalesim(python, row, dataflow, rows, cols, workdir):
+def run_scalesim(python, layer, dataflow, rows, cols, workdir):
     """(Total Cycles, stall cycles, wall seconds) of one layer."""
-    name = f"{row[0]}_{dataflow}"
+    name = f"{layer.name}_{dataflow}"
     run = Path(workdir) / name
     run.mkdir(parents=True)
     (run / "scale.cfg").write_text(CONFIG.format(name=name, rows=rows, cols=cols,
                                                  dataflow=dataflow))
-    (run / "topo.csv").write_text(
-        "Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
-        "Num Filter, Strides,\n" + ", ".join(str(v) for v in row) + ",\n")
+    (run / "topo.csv").write_text(topology_text(Trace([layer])))
     (run / "layout.csv").write_text("Layout name, unused,\n")
     (run / "driver.py").write_text(DRIVER)
     start = time.perf_counter()
@@ -143,12 +141,11 @@ def main(argv=None):
             arch = load_arch(ROOT / "arch_configs" / "systolic.yaml",
                              {"systolic.dataflow": dataflow})
             for layer in trace.layers:
-                from accelsim import Trace
                 start = time.perf_counter()
                 ours = simulate(arch, Trace([layer])).iloc[0]
                 accelsim_wall = time.perf_counter() - start
-                topology = scalesim_layer(layer)
-                cycles, stalls, wall = run_scalesim(python, topology, dataflow,
+                topology = scalesim_row(layer)
+                cycles, stalls, wall = run_scalesim(python, layer, dataflow,
                                                     arch.params.rows, arch.params.cols, workdir)
                 rows.append({
                     "layer": layer.name, "dataflow": dataflow,

@@ -22,7 +22,8 @@ def test_synth_then_inspect_json(tmp_path, capsys):
 
 def test_every_subcommand_help_has_an_example(capsys):
     import pytest
-    for command in ("synth", "inspect", "config", "simulate", "train", "trace", "demo", "compare", "plot", "sweep"):
+    for command in ("synth", "inspect", "config", "simulate", "train", "trace", "demo", "compare",
+                    "plot", "sweep", "export"):
         with pytest.raises(SystemExit):
             main([command, "--help"])
         assert "example:" in capsys.readouterr().out

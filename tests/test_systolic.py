@@ -11,11 +11,11 @@ from hypothesis import given, settings, strategies as st
 
 from accelsim import Layer, Trace, load_arch
 from accelsim.machines import MACHINES
-from accelsim.machines.systolic import (scalesim_layer, systolic_cycles,
-                                        systolic_cycles_reference)
+from accelsim.machines.systolic import systolic_cycles, systolic_cycles_reference
 from accelsim.macs import effective_macs
 from accelsim.simulator import simulate
 from accelsim.synth import NetworkSpec, synthetic_trace
+from accelsim.topology import scalesim_row
 
 from conftest import ROOT, random_conv_layer
 
@@ -108,7 +108,7 @@ def test_cycles_equal_scalesim_on_every_golden_layer():
     by_name = {layer.name: layer for layer in trace.layers}
     for row in _golden_rows():
         layer = by_name[row["layer"]]
-        topology = scalesim_layer(layer)
+        topology = scalesim_row(layer)
         assert [str(v) for v in topology[1:]] == [row[k] for k in (
             "ifmap_h", "ifmap_w", "filter_h", "filter_w", "channels", "filters", "stride")]
         ours = simulate(arch(row["dataflow"]), Trace([layer])).iloc[0]

@@ -18,7 +18,8 @@ that fires every MAC of every fold is `systolic_cycles_reference`.
 
 Choices SCALE-Sim leaves to us, stated: groups run as separate GEMMs, one
 after the other; the output size is the trace's (PyTorch's floor), i.e.
-SCALE-Sim given the padded input cropped to the last window; dilation only
+SCALE-Sim given the padded input cropped to the last window (the topology row
+that accelsim.topology.scalesim_row writes for the layer); dilation only
 changes which input a window reads, not the GEMM. The array executes zeros:
 with `zero_gating` a MAC with a zero operand costs no energy, but no cycle is
 saved.
@@ -56,21 +57,6 @@ def gemm_shape(layer):
     """(M, N, K) of one group's GEMM, and the number of groups."""
     filters, window = layer.weight.shape[0], int(np.prod(layer.weight.shape[1:]))
     return output_positions(layer), filters // layer.groups, window, layer.groups
-
-
-def scalesim_layer(layer):
-    """SCALE-Sim topology row (name, ifmap h, ifmap w, filter h, filter w, channels, filters,
-    stride) of one group of `layer`: the padded input cropped to the last window the layer
-    reads, since SCALE-Sim rounds a partial last window up. None if SCALE-Sim cannot express
-    the layer (unequal strides, dilation)."""
-    if layer.kind == "linear":
-        return (layer.name, 1, 1, 1, 1, layer.weight.shape[1], layer.weight.shape[0], 1)
-    if layer.stride[0] != layer.stride[1] or layer.dilation != (1, 1):
-        return None
-    (r, s), stride = layer.kernel, layer.stride[0]
-    _, p, q = layer.output_shape
-    return (layer.name, (p - 1) * stride + r, (q - 1) * stride + s, r, s,
-            layer.weight.shape[1], layer.weight.shape[0] // layer.groups, stride)
 
 
 def mapping(m, n, k, dataflow):
