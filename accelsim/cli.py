@@ -192,8 +192,8 @@ def cmd_trace(args):
         if given:
             raise AccelsimError(f"--{given[0].replace('_', '-')} applies to --model-file, "
                                 f"not --checkpoint")
-        trace = trace_from_checkpoint(args.checkpoint, args.samples or 64, args.out,
-                                      overwrite=args.force)
+        samples = 64 if args.samples is None else args.samples
+        trace = trace_from_checkpoint(args.checkpoint, samples, args.out, overwrite=args.force)
     else:
         if args.images is None:
             raise AccelsimError("--model-file needs --images (a .npy file of inputs)")

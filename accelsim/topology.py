@@ -78,7 +78,7 @@ def _form(header, where):
     second = header[1].lower() if len(header) > 1 else ""
     form = GEMM_COLUMNS if second == "m" else CONV_COLUMNS if second.startswith("ifmap") else None
     if form is None or len(header) < len(form):
-        raise AccelsimError(f"{where}line 1: the header must be SCALE-Sim's conv form "
+        raise AccelsimError(f"{where}the header must be SCALE-Sim's conv form "
                             f"({', '.join(CONV_COLUMNS)}) or GEMM form ({', '.join(GEMM_COLUMNS)}),"
                             f" then optionally {' and '.join(DENSITY_COLUMNS)}; "
                             f"got {shown(', '.join(header))}")
@@ -91,7 +91,7 @@ def _density_columns(header, form, where):
     found = {}
     for index, name in enumerate(header[len(form):], len(form)):
         if name.lower() not in known or known[name.lower()] in found:
-            raise AccelsimError(f"{where}line 1: column {index + 1} {shown(name)} is unknown or "
+            raise AccelsimError(f"{where}column {index + 1} {shown(name)} is unknown or "
                                 f"repeated; after the {len(form)} SCALE-Sim columns come only "
                                 f"{' and '.join(DENSITY_COLUMNS)}")
         found[known[name.lower()]] = index
@@ -177,9 +177,9 @@ def read_topology(path, weight_density=None, activation_density=None):
         raise AccelsimError(f"{where}needs a header line and at least one layer")
     if len(lines) - 1 > MAX_LAYERS:
         raise AccelsimError(f"{where}{len(lines) - 1} layers; the limit is {MAX_LAYERS}")
-    header = lines[0][1]
-    form = _form(header, where)
-    density_index = _density_columns(header, form, where)
+    header_line, header = lines[0]
+    form = _form(header, f"{where}line {header_line}: ")
+    density_index = _density_columns(header, form, f"{where}line {header_line}: ")
     layers, first_line = [], {}
     for number, cells in lines[1:]:
         row_where = f"{where}line {number} ({shown(cells[0])}): "
@@ -226,8 +226,8 @@ def scalesim_row(layer):
     """SCALE-Sim conv-form row of `layer`: (name, IFMAP height, IFMAP width, filter height,
     filter width, channels, filters, stride). AccelsimError naming the layer where SCALE-Sim
     cannot express it (see the module docstring)."""
-    if "," in layer.name:
-        _refuse(layer, "a comma in the name would split SCALE-Sim's row")
+    if any(mark in layer.name for mark in ",\r\n"):
+        _refuse(layer, "a comma or line break in the name would break SCALE-Sim's row")
     depthwise = layer.kind == "conv2d" and layer.weight.shape[1] == 1
     if "DP" in layer.name and not depthwise:
         _refuse(layer, "SCALE-Sim runs a layer whose name contains 'DP' as a depthwise conv, "
@@ -269,6 +269,7 @@ def _measured_densities(layer):
 def topology_text(trace, densities=False, split_groups=False):
     """The trace's geometry as a SCALE-Sim topology in the conv form (see the module
     docstring); densities=True adds the measured density columns."""
+    where = f"trace {trace.path}: " if trace.path else ""
     columns = CONV_COLUMNS + (DENSITY_COLUMNS if densities else ())
     lines = [", ".join(columns) + ","]
     for layer in trace.layers:
@@ -276,8 +277,7 @@ def topology_text(trace, densities=False, split_groups=False):
             try:
                 cells = [str(value) for value in scalesim_row(part)]
             except AccelsimError as exc:
-                raise AccelsimError(f"trace {trace.path}: {exc}" if trace.path else str(exc)) \
-                    from None
+                raise AccelsimError(f"{where}{exc}") from None
             if densities:
                 cells += [f"{value:.6g}" for value in _measured_densities(part)]
             lines.append(", ".join(cells) + ",")

@@ -24,6 +24,8 @@ def _run_model_file(path):
     `python FILE.py`, so that it can import its neighbours."""
     name = f"_accelsim_model_file_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None:  # no loader for the suffix
+        raise AccelsimError(f"model file {path}: not a Python file (.py)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and pickling look their module up here
     sys.path.insert(0, str(path.parent.resolve()))

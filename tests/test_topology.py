@@ -139,7 +139,7 @@ def test_trace_export_synth_keeps_dense_macs_per_layer(tmp_path, capsys):
      "layer 'dilated': stride (1, 1) and dilation (2, 2)"),
     (random_conv_layer(np.random.default_rng(0), "myDPconv"),
      "layer 'myDPconv': SCALE-Sim runs a layer whose name contains 'DP' as a depthwise conv"),
-    (random_linear_layer(np.random.default_rng(0), "fc,1"), "layer 'fc,1': a comma"),
+    (random_linear_layer(np.random.default_rng(0), "fc,1"), "layer 'fc,1': a comma or line"),
 ])
 def test_export_refuses_what_scalesim_cannot_express(tmp_path, capsys, layer, message):
     save_trace(Trace([layer]), tmp_path / "t")
