@@ -1,6 +1,8 @@
 """Tracing a user's own model: `accelsim trace --model-file FILE.py:FUNCTION` and
 `accelsim.capture_trace`."""
 
+import subprocess
+import sys
 import textwrap
 
 import numpy as np
@@ -166,3 +168,9 @@ def test_conv_input_that_is_not_4d_is_named():
     with pytest.raises(accelsim.AccelsimError,
                        match=r"layer '0' \(Conv2d\): its input has shape \(3, 8, 8\)"):
         accelsim.capture_trace(model, torch.rand(3, 8, 8))
+
+
+def test_capture_trace_is_public_and_import_accelsim_stays_torch_free():
+    assert "capture_trace" in accelsim.__all__
+    code = "import sys, accelsim; accelsim.capture_trace; assert 'torch' not in sys.modules"
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -191,3 +191,10 @@ def test_bad_topologies_are_one_line_errors_naming_file_and_line(tmp_path, capsy
     assert main(["synth", "--topology", str(path), "--out", str(tmp_path / "t")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"topology {path}: {message}" in err, err
+
+
+def test_network_densities_need_a_topology(tmp_path, capsys):
+    assert main(["synth", "--preset", "alexnet-jp", "--weight-density", "0.5",
+                 "--out", str(tmp_path / "t")]) == 2
+    assert "--weight-density and --activation-density apply to --topology" in \
+        capsys.readouterr().err
