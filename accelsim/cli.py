@@ -93,8 +93,17 @@ def cmd_inspect(args):
 def cmd_config(args):
     import yaml
 
-    from .config import load_arch
+    from .config import BUNDLED_CONFIGS, bundled_configs, load_arch
 
+    if args.list:
+        configs = {name: load_arch(path) for name, path in bundled_configs().items()}
+        width = max(map(len, configs))
+        machine_width = max(len(c.machine) for c in configs.values())
+        for name, config in configs.items():
+            print(f"{name:<{width}}  {config.machine:<{machine_width}}  "
+                  + " ".join(config.description.split()))
+        print(f"({len(configs)} configs in {BUNDLED_CONFIGS}; use one as --arch NAME)")
+        return
     config = load_arch(args.config)
     print(yaml.safe_dump(config.to_dict(), sort_keys=False, width=100), end="")
 
@@ -536,11 +545,17 @@ accelsim validate --strict      # exit status 1 if any check is outside its rang
     validate.set_defaults(run=cmd_validate)
 
     config = _add_command(
-        subparsers, "config", "validate a machine config and print it resolved (defaults filled in)",
+        subparsers, "config", "validate a machine config and print it resolved (defaults filled "
+        "in), or list the bundled ones",
         """
-accelsim config arch_configs/eie.yaml
+accelsim config --list
+accelsim config eie
+accelsim config my_configs/eie-128pe.yaml
         """)
-    config.add_argument("config", help="machine config YAML")
+    which = config.add_mutually_exclusive_group(required=True)
+    which.add_argument("config", nargs="?", help="machine config YAML, or a bundled config's name")
+    which.add_argument("--list", action="store_true",
+                       help="list the bundled configs: name, machine, description")
     config.set_defaults(run=cmd_config)
     return parser
 

@@ -10,6 +10,7 @@ name of an energy-table YAML file next to the config (arch_configs/energy/).
 
 import copy
 import dataclasses
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -20,8 +21,9 @@ from .inputs import load_yaml, shown
 from .machines import MACHINES
 from .schema import build, set_dotted, spec, to_plain
 
-# The machine configs shipped with accelsim (arch_configs/ beside the package).
-BUNDLED_CONFIGS = Path(__file__).resolve().parents[1] / "arch_configs"
+# The machine configs shipped with accelsim: the repository's arch_configs/, linked into
+# the package (accelsim/arch_configs) so that an installed copy carries them as package data.
+BUNDLED_CONFIGS = Path(__file__).parent / "arch_configs"
 OPS = ("int_add", "int_mult", "float_add", "float_mult", "rf_access", "dram_access")
 
 
@@ -207,8 +209,28 @@ def arch_from_dict(raw, where="", base_dir=Path("."), overrides=None):
     return _resolve_buffer_figures(config, energy_dir / config.energy.memory_table, where)
 
 
-def load_arch(path, overrides=None):
-    """Read, resolve and validate a machine config YAML file."""
-    path = Path(path)
+def bundled_configs():
+    """{name: path} of the machine configs shipped with accelsim ("eie": .../eie.yaml)."""
+    return {path.stem: path for path in sorted(BUNDLED_CONFIGS.glob("*.yaml"))}
+
+
+def arch_path(arch):
+    """The file an --arch value names: the path itself when that file exists (or when it
+    has a suffix or a directory: a missing file is reported by its reader), else a bare
+    name of a bundled config."""
+    path, text = Path(arch), str(arch)
+    if path.is_file() or path.suffix or "/" in text or os.sep in text:
+        return path
+    bundled = bundled_configs()
+    if text not in bundled:
+        raise ConfigError(f"arch config {shown(text)}: no such file, and no bundled config "
+                          f"of that name (bundled: {', '.join(bundled)})")
+    return bundled[text]
+
+
+def load_arch(arch, overrides=None):
+    """Read, resolve and validate a machine config: a YAML file, or the name of a bundled
+    config ("eie"; see `bundled_configs`)."""
+    path = arch_path(arch)
     where = f"arch config {path}: "
     return arch_from_dict(_read_yaml(path, where), where, path.parent, overrides)

@@ -14,6 +14,7 @@ the supply from 0.9 V (28 nm) to 1.0 V (45 nm): x (45/28) (1.0/0.9)^2 = 1.98.
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -174,8 +175,9 @@ def eyeriss_checks(progress):
 
 def systolic_checks(progress):
     """Compute cycles against SCALE-Sim's own, on the layers of its golden file (made by
-    benchmarks/scalesim_peer.py; absent from an installed package, then no row)."""
-    golden = BUNDLED_CONFIGS.parent / "tests" / "golden" / "scalesim_cycles.csv"
+    benchmarks/scalesim_peer.py into the repository's tests/golden/; absent from an installed
+    package, then no row)."""
+    golden = Path(__file__).resolve().parents[1] / "tests" / "golden" / "scalesim_cycles.csv"
     if not golden.is_file():
         return [], {}
     rows = pd.read_csv(golden)

@@ -107,3 +107,25 @@ def test_per_pe_buffers_scale_with_the_number_of_pes():
     big = load_arch(CONFIGS / "eie.yaml", {"eie.pes": 256})
     assert total_capacity(small, "sparse_matrix") == 4 * 128 * 1024
     assert total_capacity(big, "sparse_matrix") == 256 * 128 * 1024
+
+
+def test_configs_by_name_from_anywhere(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # not the repository: names find the bundled configs
+    assert load_arch("eie") == load_arch(CONFIGS / "eie.yaml")
+    # A file of that name wins over the bundled config.
+    (tmp_path / "eie").write_text((CONFIGS / "dense.yaml").read_text().replace(
+        "energy: ", f"energy: {CONFIGS}/"))
+    assert load_arch("eie").machine == "dense"
+    with pytest.raises(ConfigError, match=r"'tpu': no such file, and no bundled config of that "
+                       r"name \(bundled: cnvlutin, dcnn, dense, eie, scnn, systolic\)"):
+        load_arch("tpu")
+    with pytest.raises(ConfigError, match="file not found"):  # a path is never a name
+        load_arch("configs/eie")
+
+    assert main(["config", "--list"]) == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert ["eie", "eie", "64"] in [line.split()[:3] for line in listed] and len(listed) == 7
+    assert main(["config", "systolic"]) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["systolic"]["rows"] == 32
+    assert main(["compare", "--arch", "dense", "--arch", "tpu", "--trace", "t", "--out", "o"]) == 2
+    assert "bundled: cnvlutin" in capsys.readouterr().err
