@@ -2,6 +2,7 @@
 
 import argparse
 import dataclasses
+import importlib
 import json
 import sys
 import textwrap
@@ -11,8 +12,42 @@ from tqdm import tqdm
 
 from .errors import AccelsimError
 
-DEFAULT_ARCHS = ["arch_configs/dense.yaml", "arch_configs/cnvlutin.yaml", "arch_configs/eie.yaml",
-                 "arch_configs/systolic.yaml"]
+DEFAULT_ARCHS = ["dense", "cnvlutin", "eie", "systolic"]  # bundled configs, by name
+
+
+def _comma_list(text):
+    """'wp, jp,' -> ['wp', 'jp']."""
+    return [item.strip() for item in text.split(",") if item.strip()]
+
+
+class _Names:
+    """The names of a registry (e.g. models.ZOO) as argparse `choices`, read only when
+    argparse checks a value or shows them in help: the model, method and ladder registries
+    import torch, which the commands that never train must not load. The option needs a
+    metavar, or argparse lists the choices while the parser is built."""
+
+    def __init__(self, module, registry, comma_separated=False):
+        self.module, self.registry, self.comma_separated = module, registry, comma_separated
+
+    def _names(self):
+        """The registry, or None without torch."""
+        try:
+            return getattr(importlib.import_module(f"{__package__}.{self.module}"), self.registry)
+        except ModuleNotFoundError as exc:
+            if exc.name != "torch":
+                raise
+            return None
+
+    def __iter__(self):
+        names = self._names()
+        return iter(names if names is not None else ["(listed once PyTorch is installed)"])
+
+    def __contains__(self, value):
+        names = self._names()
+        if names is None:
+            return True  # the command then says, in one line, that it needs torch
+        values = _comma_list(value) if self.comma_separated else [value]
+        return bool(values) and all(v in names for v in values)
 
 
 def _progress(description):
@@ -255,10 +290,10 @@ def cmd_pareto(args):
 
     import pandas as pd
 
-    from .pareto import run_pareto
+    from .pareto import LADDERS, run_pareto
 
     started = time.time()
-    methods = [m.strip() for m in args.methods.split(",") if m.strip()]
+    methods = _comma_list(args.methods) if args.methods else list(LADDERS)
     result = run_pareto(args.model, methods, args.out, archs=args.arch, scheduler=args.scheduler,
                         workers=args.workers, samples=args.samples, quick=args.quick)
     columns = ["method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
@@ -276,19 +311,22 @@ def cmd_pareto(args):
 def cmd_demo(args):
     import time
 
-    from .pipeline import run_demo
+    from .pipeline import load_archs, run_demo
+
+    started = time.time()
+    archs = load_archs(args.arch or DEFAULT_ARCHS)  # before torch loads: a bad one fails at once
     from .training import cap_torch_threads
 
     cap_torch_threads()
-    started = time.time()
-    models = [m.strip() for m in args.models.split(",") if m.strip()]
-    _, summary, plots = run_demo(args.out, args.arch or DEFAULT_ARCHS, models=models,
-                                 samples=args.samples, retrain=args.retrain, progress=_progress)
+    samples = args.samples if args.samples is not None else 8 if args.quick else 64
+    _, summary, plots = run_demo(args.out, archs, models=_comma_list(args.models),
+                                 samples=samples, retrain=args.retrain, quick=args.quick,
+                                 progress=_progress)
     _print_summary(summary)
     out = Path(args.out)
     print(f"\ndone in {time.time() - started:.0f} s. Wrote:\n"
           f"  {out / 'checkpoints'}/   trained models (reused by the next run)\n"
-          f"  {out / 'traces'}/        traces of {args.samples} test images each\n"
+          f"  {out / 'traces'}/        traces of {samples} test images each\n"
           f"  {out / 'results.csv'}    per-layer results (also .parquet, with .meta.json)\n"
           f"  {out / 'summary.csv'}    the summary above\n"
           f"  {out / 'plots'}/         {len(plots)} figures (PNG and SVG)")
@@ -397,12 +435,12 @@ accelsim inspect traces/alexnet-jp --format json > alexnet-jp.json
     simulate = _add_command(
         subparsers, "simulate", "simulate traces cycle by cycle on machine configs",
         """
-accelsim simulate --arch arch_configs/eie.yaml --trace traces/generated/eie --out results/eie.csv
-accelsim simulate --arch arch_configs/dense.yaml --arch arch_configs/cnvlutin.yaml \\
+accelsim simulate --arch eie --trace traces/generated/eie --out results/eie.csv
+accelsim simulate --arch dense --arch my_configs/cnvlutin-8lanes.yaml \\
     --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet.parquet
         """)
     simulate.add_argument("--arch", action="append", required=True,
-                          help="machine config YAML (repeatable)")
+                          help="machine config YAML or bundled config name (repeatable)")
     simulate.add_argument("--trace", action="append", required=True,
                           help="trace directory (repeatable)")
     simulate.add_argument("--out", required=True, help="results table, .csv or .parquet")
@@ -410,9 +448,6 @@ accelsim simulate --arch arch_configs/dense.yaml --arch arch_configs/cnvlutin.ya
                           help="one row per sample instead of the per-inference average")
     simulate.add_argument("--no-verify", action="store_true", help="skip trace sha256 checks")
     simulate.set_defaults(run=cmd_simulate)
-
-    from .models import ZOO
-    from .training import METHODS
 
     train = _add_command(
         subparsers, "train", "train a model, or prune a trained one (wp, jp, static-act)",
@@ -422,8 +457,10 @@ accelsim train --model mlp3 --method jp --from checkpoints/mlp3-dense.pt --out c
 accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weight-budget 0.1 \\
     --out checkpoints/mlp3-wp.pt
         """)
-    train.add_argument("--model", required=True, choices=sorted(ZOO))
-    train.add_argument("--method", required=True, choices=METHODS)
+    train.add_argument("--model", required=True, choices=_Names("models", "ZOO"),
+                       metavar="MODEL", help="one of %(choices)s")
+    train.add_argument("--method", required=True, choices=_Names("training", "METHODS"),
+                       metavar="METHOD", help="one of %(choices)s")
     train.add_argument("--out", required=True, help="checkpoint file to write (.pt; metadata in .pt.json)")
     train.add_argument("--from", help="checkpoint of the trained (dense) model to prune")
     _add_train_options(train)
@@ -464,19 +501,25 @@ accelsim demo --models mlp3,lenet4 --samples 16 --out results/demo-lenet
         """)
     demo.add_argument("--out", default="results/demo", help="output directory (default results/demo)")
     demo.add_argument("--models", default="mlp3", help="comma-separated: mlp3, lenet4 (default mlp3)")
-    demo.add_argument("--samples", type=int, default=64, help="test images per trace (default 64)")
+    demo.add_argument("--samples", type=int,
+                      help="test images per trace (default 64; 8 with --quick)")
     demo.add_argument("--arch", action="append",
-                      help=f"machine config (repeatable; default {', '.join(DEFAULT_ARCHS)})")
+                      help="machine config YAML or bundled config name (repeatable; default "
+                           f"{', '.join(DEFAULT_ARCHS)})")
     demo.add_argument("--retrain", action="store_true", help="ignore cached checkpoints")
+    demo.add_argument("--quick", action="store_true",
+                      help="smoke run: 400 images, one epoch per phase (checkpoints cached "
+                           "apart), 8 test images per trace")
     demo.set_defaults(run=cmd_demo)
 
     compare = _add_command(
         subparsers, "compare", "every trace on every machine: one table, a summary and the plots",
         """
-accelsim compare --arch arch_configs/dense.yaml --arch arch_configs/eie.yaml \\
+accelsim compare --arch dense --arch eie \\
     --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet
         """)
-    compare.add_argument("--arch", action="append", required=True, help="machine config (repeatable)")
+    compare.add_argument("--arch", action="append", required=True,
+                         help="machine config YAML or bundled config name (repeatable)")
     compare.add_argument("--trace", action="append", required=True, help="trace directory (repeatable)")
     compare.add_argument("--out", required=True, help="output directory")
     compare.set_defaults(run=cmd_compare)
@@ -504,24 +547,24 @@ accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786
     sweep.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
     sweep.set_defaults(run=cmd_sweep)
 
-    from .pareto import LADDERS
-
     pareto = _add_command(
         subparsers, "pareto", "train every method over a ladder of budgets from one dense model, "
         "trace and simulate each point: accuracy against MACs, latency and energy, Pareto "
         "fronts and an iso-accuracy table (resumable)",
         """
 accelsim pareto --model mlp3 --methods wp,jp,static-act --out results/pareto-mlp3
-accelsim pareto --model lenet4 --methods wp,jp --arch arch_configs/eie.yaml \\
+accelsim pareto --model lenet4 --methods wp,jp --arch eie \\
     --workers 2 --out results/pareto-lenet4
 accelsim pareto --model mlp3 --quick --samples 8 --out /tmp/pareto-smoke
         """)
-    pareto.add_argument("--model", required=True, choices=sorted(ZOO))
-    pareto.add_argument("--methods", default=",".join(LADDERS),
-                        help=f"comma-separated, from {', '.join(LADDERS)} (default: all)")
+    pareto.add_argument("--model", required=True, choices=_Names("models", "ZOO"),
+                        metavar="MODEL", help="one of %(choices)s")
+    pareto.add_argument("--methods", choices=_Names("pareto", "LADDERS", comma_separated=True),
+                        metavar="M,...", help="comma-separated, from %(choices)s (default: all)")
     pareto.add_argument("--out", required=True, help="output directory (finished points are kept)")
     pareto.add_argument("--arch", action="append",
-                        help="machine config (repeatable; default: every YAML in arch_configs/)")
+                        help="machine config YAML or bundled config name (repeatable; default: "
+                             "every bundled config, see accelsim config --list)")
     pareto.add_argument("--scheduler", default="processes",
                         help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
     pareto.add_argument("--workers", type=int, help="worker processes (default: the cores given)")
@@ -574,6 +617,11 @@ def main(argv=None):
         status = args.run(args)
     except AccelsimError as exc:
         return _error_line(args.command, exc)
+    except ModuleNotFoundError as exc:
+        if exc.name != "torch":
+            raise
+        # torch is the `train` extra: the light install runs every command but these.
+        return _error_line(args.command, "needs PyTorch (pip install 'accelsim[train]')")
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0

@@ -52,15 +52,16 @@ import numpy as np
 import pandas as pd
 from tqdm import tqdm
 
-from .config import BUNDLED_CONFIGS, load_arch
+from .config import arch_path, bundled_configs
 from .errors import AccelsimError
 from .files import atomic_file, sha256_of_file
-from .pipeline import check_distinct
-from .checkpoint import save_checkpoint
-from .training import TrainConfig, cap_torch_threads, cores_given, sensitivity_tables, train
+from .pipeline import QUICK, load_archs
+from .train_config import TrainConfig
+
+# Training (and so torch) is imported in the functions that train: after the machine
+# configs are checked, so that a bad --arch fails at once, not after torch has loaded.
 
 ISO_DROPS_PP = (0.1, 0.3, 1.0)  # accuracy below the dense model's, in percentage points
-QUICK = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1, "warmup_epochs": 1}
 
 
 @dataclass(frozen=True)
@@ -152,8 +153,10 @@ def run_point(job):
     on every machine; returns its row."""
     import numba
 
+    from .checkpoint import save_checkpoint
     from .inspect_trace import summary_totals, trace_summary
     from .pipeline import simulate_all, trace_from_checkpoint
+    from .training import cap_torch_threads, train
     cap_torch_threads(job.threads)
     numba.set_num_threads(1)  # parallelism comes from the workers
     if not job.checkpoint.exists():
@@ -238,13 +241,16 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     if samples < 1:
         raise AccelsimError(f"--samples {samples}: must be at least 1")
     out = Path(out)
-    archs = [Path(a) for a in archs] if archs else sorted(BUNDLED_CONFIGS.glob("*.yaml"))
-    configs = [load_arch(a) for a in archs]  # every config must load before anything trains
+    # Paths, for the workers: a name becomes its bundled file.
+    archs = [arch_path(a) for a in archs] if archs else list(bundled_configs().values())
+    configs = load_archs(archs)  # every config must load before anything trains
     names = [c.name for c in configs]
-    check_distinct("arch configs", archs, [f"named '{name}'" for name in names])
     from .sweep import check_scheduler
 
     check_scheduler(scheduler, workers)
+    from .checkpoint import save_checkpoint
+    from .training import cap_torch_threads, cores_given, sensitivity_tables, train
+
     cores = cores_given()
     workers = workers or cores
     threads = max(1, cores // workers) if scheduler == "processes" else 1

@@ -13,6 +13,9 @@ from .results import (check_output_directory, check_results_path, provenance, re
                       write_results)
 
 DEMO_METHODS = {"dense": {}, "wp": {"weight_budget": 0.1}, "jp": {}}
+# Smoke runs (tests, `demo --quick`, `pareto --quick`): TrainConfig fields for 400 images
+# per split and one epoch per phase.
+QUICK = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1, "warmup_epochs": 1}
 
 
 def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
@@ -77,15 +80,23 @@ def check_distinct(what, sources, keys):
         seen[key] = source
 
 
-def simulate_all(archs, traces, per_sample=False, progress=None):
-    """Every trace on every machine, one table (archs and traces: objects or paths)."""
+def load_archs(archs):
+    """Machine configs (objects, paths or bundled names) loaded and checked for distinct names."""
     from .config import load_arch
-    from .simulator import simulate
-    from .trace import load_trace
 
     sources = list(archs)
     archs = [a if not isinstance(a, (str, Path)) else load_arch(a) for a in archs]
     check_distinct("arch configs", sources, [f"named '{arch.name}'" for arch in archs])
+    return archs
+
+
+def simulate_all(archs, traces, per_sample=False, progress=None):
+    """Every trace on every machine, one table (archs: see `load_archs`; traces: objects or
+    paths)."""
+    from .simulator import simulate
+    from .trace import load_trace
+
+    archs = load_archs(archs)
     sources = list(traces)
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
     check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])
@@ -117,11 +128,15 @@ def report(table, out_dir, archs, traces):
     return summary, plots
 
 
-def compare(archs, traces, out_dir, progress=None):
-    # Before any simulation: where the report goes can be written, and replaces no user file.
+def check_report_paths(out_dir):
+    """Where `report` writes can be written, and replaces no user file."""
     check_output_directory(out_dir, "output directory")
     for name in REPORT_TABLES:
         check_results_path(Path(out_dir) / name)
+
+
+def compare(archs, traces, out_dir, progress=None):
+    check_report_paths(out_dir)  # before any simulation
     table, archs, traces = simulate_all(archs, traces, progress=progress)
     summary, plots = report(table, out_dir, archs, traces)
     return table, summary, plots
@@ -154,23 +169,33 @@ def plot_results(results_path, out_dir):
     return write_plots(table, out_dir)
 
 
-def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, log=print,
-             progress=None):
+def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, quick=False,
+             log=print, progress=None):
     """Train (once; checkpoints are cached under out_dir) dense, WP and JP models on MNIST,
-    trace them, simulate every trace on every machine and write the report."""
+    trace them, simulate every trace on every machine and write the report. `quick`: a
+    smoke run on 400 images, one epoch per phase (its checkpoints cached apart)."""
+    # Before minutes of training: every machine config loads, and the report can be written.
+    archs = load_archs(archs)
+    check_report_paths(out_dir)
     from .checkpoint import save_checkpoint
-    from .training import TrainConfig, train
+    from .train_config import TrainConfig
+    from .training import train
 
     out_dir = Path(out_dir)
+
+    def checkpoint_of(model, method):  # a quick run's are not a full run's
+        return out_dir / "checkpoints" / f"{model}-{method}{'-quick' if quick else ''}.pt"
+
     traces = []
     for model in models:
-        dense = out_dir / "checkpoints" / f"{model}-dense.pt"
         for method, settings in DEMO_METHODS.items():
-            checkpoint = out_dir / "checkpoints" / f"{model}-{method}.pt"
+            checkpoint = checkpoint_of(model, method)
             if retrain or not checkpoint.exists():
                 log(f"training {model} {method} ...")
-                result = train(TrainConfig(model=model, method=method, **settings),
-                               start_from=None if method == "dense" else dense)
+                result = train(TrainConfig(model=model, method=method, **settings,
+                                           **(QUICK if quick else {})),
+                               start_from=None if method == "dense"
+                               else checkpoint_of(model, "dense"))
                 save_checkpoint(result, checkpoint)
                 log(f"  test accuracy {100 * result.test_accuracy:.2f} % ({result.seconds:.0f} s)")
             else:
