@@ -56,7 +56,10 @@ def test_commands_run_without_torch_and_training_says_it_needs_it(tmp_path):
         ["demo", "--quick", "--out", "demo"],
         ["pareto", "--model", "mlp3", "--quick", "--out", "pareto"],
     ]
-    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(light + training)],
+    # The machine configs are checked before training needs torch.
+    bad_arch = [["demo", "--arch", "tpu", "--out", "demo"],
+                ["pareto", "--model", "mlp3", "--arch", "tpu", "--out", "pareto"]]
+    done = subprocess.run([sys.executable, "-c", CHILD, json.dumps(light + training + bad_arch)],
                           cwd=tmp_path, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
     results = json.loads(done.stdout)
@@ -65,4 +68,6 @@ def test_commands_run_without_torch_and_training_says_it_needs_it(tmp_path):
     for argv, (status, err) in zip(training, results[len(light):]):
         assert (status, err) == (2, f"accelsim {argv[0]}: error: needs PyTorch "
                                     "(pip install 'accelsim[train]')\n"), argv
+    for argv, (status, err) in zip(bad_arch, results[len(light) + len(training):]):
+        assert status == 2 and "'tpu': no such file, and no bundled config" in err, (argv, err)
     assert (tmp_path / "plots").is_dir() and (tmp_path / "sweep.parquet").is_file()
