@@ -229,8 +229,8 @@ def arch_path(arch):
 
 
 def load_arch(arch, overrides=None):
-    """Read, resolve and validate a machine config: a YAML file, or the name of a bundled
-    config ("eie"; see `bundled_configs`)."""
+    """Read, resolve and validate a machine config: a YAML file, or the name of a config
+    bundled with accelsim ("eie"; `accelsim config --list` lists them)."""
     path = arch_path(arch)
     where = f"arch config {path}: "
     return arch_from_dict(_read_yaml(path, where), where, path.parent, overrides)

@@ -47,12 +47,14 @@ def test_commands_run_without_torch_and_training_says_it_needs_it(tmp_path):
         ["compare", "--arch", "dense", "--arch", "eie", "--trace", "trace", "--out", "cmp"],
         ["plot", "cmp/results.csv", "--out", "plots"],
         ["sweep", "sweep.yaml", "--workers", "1"],
+        ["export", "--format", "scalesim", "trace", "--out", "topology.csv"],
         ["config", "--list"],
         ["config", "scnn"],
     ]
     training = [
         ["train", "--model", "mlp3", "--method", "dense", "--out", "m.pt"],
         ["trace", "--checkpoint", "m.pt", "--out", "t"],
+        ["trace", "--model-file", "net.py:build", "--images", "x.npy", "--out", "t"],
         ["demo", "--quick", "--out", "demo"],
         ["pareto", "--model", "mlp3", "--quick", "--out", "pareto"],
     ]
