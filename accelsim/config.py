@@ -106,6 +106,15 @@ class Energy:
 
 @dataclass(frozen=True)
 class ArchConfig:
+    """A machine config, resolved and validated: what `load_arch` returns.
+
+    `machine` picks the machine model; `params` holds that machine's own section (the
+    dataclass of its registry entry, e.g. EIE's pes and FIFO depth); `memory`, `energy`,
+    `static_power` and `arithmetic` are shared by every machine. `to_dict()` gives the
+    resolved YAML (`accelsim config NAME` prints it). Build one with
+    `load_arch("eie")`, `load_arch("my.yaml")` or `load_arch("eie", {"eie.pes": 256})`.
+    """
+
     name: str = spec(doc="short name used in result tables")
     machine: str = spec(doc="which machine model runs the trace (a name in accelsim.machines)")
     clock_mhz: float = spec(doc="PE array clock in MHz", exclusive_minimum=0.0)
