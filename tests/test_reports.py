@@ -1,6 +1,8 @@
 """Summary arithmetic, plots, compare/plot CLI, sweeps (processes and Dask) and analysis scripts."""
 
+import json
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -11,7 +13,8 @@ import yaml
 from accelsim import Trace, load_arch, save_trace
 from accelsim.results import read_results
 from accelsim.cli import main
-from accelsim.plots import cycles_per_layer, energy_breakdown, machine_efficiency, speedup_and_saving
+from accelsim.plots import (cycles_per_layer, energy_breakdown, machine_efficiency,
+                            speedup_and_saving, variant_color)
 from accelsim.summary import summarize
 from accelsim.sweep import load_sweep, point_key, run_sweep
 
@@ -104,6 +107,42 @@ def test_figures_have_the_right_bars_and_series(results):
     fig = machine_efficiency(table)
     assert sorted(ax.get_title().split(" (")[0] for ax in fig.axes) == [
         "Cnvlutin lane utilization", "EIE load efficiency"]
+
+
+def test_plots_leave_matplotlib_global_state_alone(results, tmp_path):
+    # In a fresh process: the backend is still unchosen and rcParams unchanged after importing
+    # accelsim.plots and making and saving every figure. Read raw: reading rcParams["backend"]
+    # would choose a backend itself.
+    code = """
+import json, sys
+import matplotlib
+raw = lambda: {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+plain = raw()
+import pandas as pd
+import accelsim.plots
+imported = raw()
+accelsim.plots.write_plots(pd.read_parquet(sys.argv[1]), sys.argv[2])
+print(json.dumps({"after_import": imported == plain, "after_plots": raw() == plain,
+                  "pyplot": "matplotlib.pyplot" in sys.modules,
+                  "color": accelsim.plots.variant_color("my-method")}))
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(results / "out" / "results.parquet"),
+                           str(tmp_path)], capture_output=True, text=True, check=True, cwd=ROOT)
+    report = json.loads(done.stdout)
+    assert report == {"after_import": True, "after_plots": True, "pyplot": False,
+                      # a stable hash: the same colour in another process (salted hash() is not)
+                      "color": variant_color("my-method")}
+    assert len(list(tmp_path.glob("*.png"))) == 3 * 2 + 2
+
+
+def test_variant_colors_do_not_depend_on_call_order():
+    names = ["dense", "wp", "jp", "alpha", "beta", "gamma"]
+    forward = {name: variant_color(name) for name in names}
+    assert {name: variant_color(name) for name in reversed(names)} == forward
+    assert (forward["dense"], forward["wp"], forward["jp"]) == ("#7f7f7f", "#1f77b4", "#d62728")
+    # Other variants never take a fixed variant's colour.
+    assert not {forward[n] for n in ("alpha", "beta", "gamma")} & {
+        variant_color(n) for n in ("dense", "wp", "jp", "static-act", "synthetic")}
 
 
 def test_plot_from_a_results_table_alone(results, tmp_path, capsys):
