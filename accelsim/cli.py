@@ -7,17 +7,11 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .errors import AccelsimError
+from .progress import tqdm_progress
 
 DEFAULT_ARCHS = ["arch_configs/dense.yaml", "arch_configs/cnvlutin.yaml", "arch_configs/eie.yaml",
                  "arch_configs/systolic.yaml"]
-
-
-def _progress(description):
-    # disable=None: tqdm switches itself off when stderr is not a terminal.
-    return lambda items: tqdm(items, desc=description, unit="layer", disable=None, leave=False)
 
 
 def _add_command(subparsers, name, summary, example):
@@ -56,7 +50,7 @@ def cmd_synth(args):
         network = preset_spec(args.preset)
     trace = synthetic_trace(network, samples=args.samples, seed=args.seed, pattern=args.pattern,
                             cluster_size=args.cluster_size, dtype=args.dtype,
-                            progress=_progress("synth"))
+                            progress=tqdm_progress)
     save_trace(trace, args.out, overwrite=args.force)
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
           f"{trace.samples} sample(s)")
@@ -83,7 +77,7 @@ def cmd_inspect(args):
     from .trace import load_trace
 
     trace = load_trace(args.trace, verify=not args.no_verify)
-    table = trace_summary(trace, threshold=args.threshold, progress=_progress("inspect"))
+    table = trace_summary(trace, threshold=args.threshold, progress=tqdm_progress)
     if args.format == "json":
         print(json.dumps(summary_json(trace, table), indent=2))
     else:
@@ -107,7 +101,7 @@ def cmd_simulate(args):
     check_results_path(args.out)
     traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
     table, archs, traces = simulate_all(args.arch, traces, per_sample=args.per_sample,
-                                        progress=_progress)
+                                        progress=tqdm_progress)
     write_results(table, args.out, provenance(archs, traces, " ".join(sys.argv)))
     totals = table[table["layer"] == "TOTAL"]
     print(totals[["model", "variant", "arch", "macs_effective", "cycles_total", "latency_us",
@@ -166,7 +160,7 @@ def cmd_train(args):
 
     cap_torch_threads()
     config = _train_config(args)
-    result = train(config, start_from=getattr(args, "from"))
+    result = train(config, start_from=getattr(args, "from"), progress=tqdm_progress)
     save_checkpoint(result, args.out)
     meta_path = f"{args.out}.json"
     print(f"{config.model} {config.method}: test accuracy {100 * result.test_accuracy:.2f} %, "
@@ -213,7 +207,7 @@ def _print_summary(summary):
 def cmd_compare(args):
     from .pipeline import compare
 
-    _, summary, plots = compare(args.arch, args.trace, args.out, progress=_progress)
+    _, summary, plots = compare(args.arch, args.trace, args.out, progress=tqdm_progress)
     _print_summary(summary)
     print(f"wrote {args.out}/results.csv, results.parquet, summary.csv and {len(plots)} plot files "
           f"in {args.out}/plots")
@@ -236,7 +230,7 @@ def cmd_sweep(args):
     out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))
     sweep = load_sweep(args.sweep)
     table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers,
-                      command=" ".join(sys.argv))
+                      progress=tqdm_progress, command=" ".join(sys.argv))
     print(f"wrote {out}: {len(sweep.points)} points x {len(sweep.traces)} traces, "
           f"{len(table)} rows")
 
@@ -251,7 +245,8 @@ def cmd_pareto(args):
     started = time.time()
     methods = [m.strip() for m in args.methods.split(",") if m.strip()]
     result = run_pareto(args.model, methods, args.out, archs=args.arch, scheduler=args.scheduler,
-                        workers=args.workers, samples=args.samples, quick=args.quick)
+                        workers=args.workers, samples=args.samples, quick=args.quick,
+                        progress=tqdm_progress)
     columns = ["method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
                "mac_percent"]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -274,7 +269,8 @@ def cmd_demo(args):
     started = time.time()
     models = [m.strip() for m in args.models.split(",") if m.strip()]
     _, summary, plots = run_demo(args.out, args.arch or DEFAULT_ARCHS, models=models,
-                                 samples=args.samples, retrain=args.retrain, progress=_progress)
+                                 samples=args.samples, retrain=args.retrain,
+                                 progress=tqdm_progress)
     _print_summary(summary)
     out = Path(args.out)
     print(f"\ndone in {time.time() - started:.0f} s. Wrote:\n"
@@ -290,8 +286,7 @@ def cmd_validate(args):
     from .results import write_results
     from .validate import format_table, run_validation, validation_figure
 
-    say = (lambda m: print(f"  {m} ...", file=sys.stderr)) if sys.stderr.isatty() else None
-    table, curves = run_validation(progress=say)
+    table, curves = run_validation(progress=tqdm_progress)
     out = Path(args.out)
     write_results(table, out / "validation.csv", {"command": " ".join(sys.argv)})
     figure = validation_figure(table, curves)

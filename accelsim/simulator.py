@@ -22,6 +22,7 @@ from .machines import MACHINES
 from .machines.counts import LayerCounts
 from .macs import LayerMacs, layer_macs
 from .memory import LayerPlan, layer_chunks, plan_network, run_memory_system
+from .progress import no_progress
 from .trace import Layer, Trace, load_trace
 
 ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
@@ -73,9 +74,9 @@ def count_layers(arch, trace, reference=False, progress=None):
     plain-Python twins of their kernels."""
     machine = MACHINES[arch.machine]
     threshold = machine.activation_threshold(arch)
-    iterate = progress or (lambda items: items)
+    progress = progress or no_progress
     counted = []
-    for layer in iterate(trace.layers):
+    for layer in progress(trace.layers, f"{arch.name} {trace.model}/{trace.variant}"):
         macs = layer_macs(layer, threshold)
         counts = tuple(machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
                        for s in range(layer.samples))

@@ -169,13 +169,13 @@ def test_sweep_resumes_after_interruption(results, tmp_path):
     path = _sweep_file(tmp_path, [good, broken], [2, 4])
     out = tmp_path / "sweep.parquet"
     with pytest.raises(Exception):
-        run_sweep(load_sweep(path), out, workers=2, progress=False)
+        run_sweep(load_sweep(path), out, workers=2)
     parts = tmp_path / "sweep.parquet.parts"
     done = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
     assert len(done) == 2 and not out.exists()  # the good points landed, nothing else
     assert not list(parts.glob(".*"))  # no half-written part
     path = _sweep_file(tmp_path, [good], [2, 4, 8])
-    table = run_sweep(load_sweep(path), out, workers=2, progress=False)
+    table = run_sweep(load_sweep(path), out, workers=2)
     assert {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")
             if p.name in done} == done  # finished points were not run again
     assert sorted(table["eie.pes"].unique()) == [2, 4, 8]
@@ -187,9 +187,8 @@ def test_sweep_resumes_after_interruption(results, tmp_path):
 def test_sweep_on_a_dask_local_cluster_matches_processes(results, tmp_path):
     path = _sweep_file(tmp_path, [results / "jp"], [1, 64])
     dask_table = run_sweep(load_sweep(path), tmp_path / "dask.parquet", scheduler="local",
-                           workers=2, progress=False)
-    local_table = run_sweep(load_sweep(path), tmp_path / "local.parquet", workers=2,
-                            progress=False)
+                           workers=2)
+    local_table = run_sweep(load_sweep(path), tmp_path / "local.parquet", workers=2)
     columns = ["eie.pes", "layer", "cycles_total", "energy_pj"]
     assert dask_table[columns].equals(local_table[columns])
 
@@ -210,11 +209,11 @@ def test_a_sweep_never_reuses_a_point_whose_config_changed(results, tmp_path):
     path.write_text(yaml.safe_dump({"arch": str(arch), "traces": [str(results / "jp")],
                                     "grid": {"eie.pes": [4, 8]}}))
     out = tmp_path / "sweep.csv"
-    first = run_sweep(load_sweep(path), out, workers=1, progress=False)
+    first = run_sweep(load_sweep(path), out, workers=1)
     clock = load_arch(arch).clock_mhz
     arch.write_text(arch.read_text().replace(f"clock_mhz: {clock:g}", f"clock_mhz: {clock / 8:g}"))
     assert load_arch(arch).clock_mhz == clock / 8
-    second = run_sweep(load_sweep(path), out, workers=1, progress=False)
+    second = run_sweep(load_sweep(path), out, workers=1)
     totals = [t[t.layer == "TOTAL"].sort_values("eie.pes") for t in (first, second)]
     assert (totals[1]["latency_us"].to_numpy() > 7 * totals[0]["latency_us"].to_numpy()).all()
     assert read_results(out)["latency_us"].equals(second["latency_us"])  # CSV, with its sidecar
@@ -231,7 +230,7 @@ def test_analysis_scripts(results, tmp_path):
     speed = cnvlutin_speedup.main([str(results / "out" / "results.csv"), "--out", str(tmp_path)])
     assert len(speed) == 4 and (speed["speedup"] >= 1).all()
     run_sweep(load_sweep(_sweep_file(tmp_path, [results / "jp"], [1, 2, 4])),
-              tmp_path / "pes.parquet", workers=1, progress=False)
+              tmp_path / "pes.parquet", workers=1)
     scal = eie_scalability.main(["--pes", str(tmp_path / "pes.parquet"), "--out", str(tmp_path)])
     assert (scal[scal["eie.pes"] == 1]["speedup"] == 1).all()
     for stem in ("wp_vs_jp", "cnvlutin_speedup", "eie_scalability"):
