@@ -10,7 +10,9 @@ from .trace import Layer, Trace, load_trace, save_trace
 def simulate(arch, trace, per_sample=False, progress=None):
     """Simulate a trace on a machine config (objects or paths) -> pandas.DataFrame.
 
-    Imported lazily so that reading traces does not compile Numba kernels.
+    progress: None (silent) or a reporter progress(items, description) -> items, such as
+    accelsim.progress.tqdm_progress. Imported lazily so that reading traces does not
+    compile Numba kernels.
     """
     from .simulator import simulate as run
     return run(arch, trace, per_sample=per_sample, progress=progress)

@@ -18,7 +18,6 @@ ReLU cannot change them; a module called twice records each call (`name`,
 `name#2`, ...). Weights are taken as used (`layer.weight`, masks applied).
 """
 
-import numpy as np
 import torch
 from torch import nn
 

@@ -8,9 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-from tqdm import tqdm
-
 from .errors import AccelsimError
+from .progress import tqdm_progress
 
 DEFAULT_ARCHS = ["dense", "cnvlutin", "eie", "systolic"]  # bundled configs, by name
 
@@ -46,11 +45,6 @@ class _Names:
         names = self._names()
         # Without torch, any value: the command then says, in one line, that it needs torch.
         return names is None or value in names
-
-
-def _progress(description):
-    # disable=None: tqdm switches itself off when stderr is not a terminal.
-    return lambda items: tqdm(items, desc=description, unit="layer", disable=None, leave=False)
 
 
 def _add_command(subparsers, name, summary, example):
@@ -89,7 +83,7 @@ def cmd_synth(args):
         network = preset_spec(args.preset)
     trace = synthetic_trace(network, samples=args.samples, seed=args.seed, pattern=args.pattern,
                             cluster_size=args.cluster_size, dtype=args.dtype,
-                            progress=_progress("synth"))
+                            progress=tqdm_progress)
     save_trace(trace, args.out, overwrite=args.force)
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
           f"{trace.samples} sample(s)")
@@ -116,7 +110,7 @@ def cmd_inspect(args):
     from .trace import load_trace
 
     trace = load_trace(args.trace, verify=not args.no_verify)
-    table = trace_summary(trace, threshold=args.threshold, progress=_progress("inspect"))
+    table = trace_summary(trace, threshold=args.threshold, progress=tqdm_progress)
     if args.format == "json":
         print(json.dumps(summary_json(trace, table), indent=2))
     else:
@@ -149,7 +143,7 @@ def cmd_simulate(args):
     check_results_path(args.out)
     traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
     table, archs, traces = simulate_all(args.arch, traces, per_sample=args.per_sample,
-                                        progress=_progress)
+                                        progress=tqdm_progress)
     write_results(table, args.out, provenance(archs, traces, " ".join(sys.argv)))
     totals = table[table["layer"] == "TOTAL"]
     print(totals[["model", "variant", "arch", "macs_effective", "cycles_total", "latency_us",
@@ -208,7 +202,7 @@ def cmd_train(args):
 
     cap_torch_threads()
     config = _train_config(args)
-    result = train(config, start_from=getattr(args, "from"))
+    result = train(config, start_from=getattr(args, "from"), progress=tqdm_progress)
     save_checkpoint(result, args.out)
     meta_path = f"{args.out}.json"
     print(f"{config.model} {config.method}: test accuracy {100 * result.test_accuracy:.2f} %, "
@@ -255,7 +249,7 @@ def _print_summary(summary):
 def cmd_compare(args):
     from .pipeline import compare
 
-    _, summary, plots = compare(args.arch, args.trace, args.out, progress=_progress)
+    _, summary, plots = compare(args.arch, args.trace, args.out, progress=tqdm_progress)
     _print_summary(summary)
     print(f"wrote {args.out}/results.csv, results.parquet, summary.csv and {len(plots)} plot files "
           f"in {args.out}/plots")
@@ -278,7 +272,7 @@ def cmd_sweep(args):
     out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))
     sweep = load_sweep(args.sweep)
     table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers,
-                      command=" ".join(sys.argv))
+                      progress=tqdm_progress, command=" ".join(sys.argv))
     print(f"wrote {out}: {len(sweep.points)} points x {len(sweep.traces)} traces, "
           f"{len(table)} rows")
 
@@ -293,7 +287,8 @@ def cmd_pareto(args):
     started = time.time()
     methods = _comma_list(args.methods) if args.methods else list(LADDERS)
     result = run_pareto(args.model, methods, args.out, archs=args.arch, scheduler=args.scheduler,
-                        workers=args.workers, samples=args.samples, quick=args.quick)
+                        workers=args.workers, samples=args.samples, quick=args.quick,
+                        progress=tqdm_progress)
     columns = ["method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
                "mac_percent"]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -319,7 +314,7 @@ def cmd_demo(args):
     samples = args.samples if args.samples is not None else 8 if args.quick else 64
     _, summary, plots = run_demo(args.out, archs, models=_comma_list(args.models),
                                  samples=samples, retrain=args.retrain, quick=args.quick,
-                                 progress=_progress)
+                                 progress=tqdm_progress)
     _print_summary(summary)
     out = Path(args.out)
     print(f"\ndone in {time.time() - started:.0f} s. Wrote:\n"
@@ -335,8 +330,7 @@ def cmd_validate(args):
     from .results import write_results
     from .validate import format_table, run_validation, validation_figure
 
-    say = (lambda m: print(f"  {m} ...", file=sys.stderr)) if sys.stderr.isatty() else None
-    table, curves = run_validation(progress=say)
+    table, curves = run_validation(progress=tqdm_progress)
     out = Path(args.out)
     write_results(table, out / "validation.csv", {"command": " ".join(sys.argv)})
     figure = validation_figure(table, curves)

@@ -3,6 +3,7 @@
 import pandas as pd
 
 from .macs import layer_macs
+from .progress import no_progress
 
 
 def trace_summary(trace, threshold=0.0, progress=None):
@@ -10,9 +11,9 @@ def trace_summary(trace, threshold=0.0, progress=None):
 
     MAC figures are per inference, averaged over the trace's samples.
     """
-    iterate = progress or (lambda items: items)
+    progress = progress or no_progress
     rows = []
-    for layer in iterate(trace.layers):
+    for layer in progress(trace.layers, f"inspect {trace.model}/{trace.variant}"):
         macs = layer_macs(layer, threshold)
         rows.append({
             "name": layer.name,

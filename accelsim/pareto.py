@@ -50,12 +50,12 @@ from typing import Callable, Optional
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from .config import arch_path, bundled_configs
 from .errors import AccelsimError
 from .files import atomic_file, sha256_of_file
 from .pipeline import QUICK, load_archs
+from .progress import Counted, no_progress
 from .train_config import TrainConfig
 
 # Training (and so torch) is imported in the functions that train: after the machine
@@ -148,7 +148,7 @@ def _job(out, method, budget, config, dense, dense_hash, archs, row_inputs, thre
                     [str(a) for a in archs], row_inputs["samples"], threads)
 
 
-def run_point(job):
+def run_point(job, progress=None):
     """Worker: train the point (unless its checkpoint exists), trace it, simulate the trace
     on every machine; returns its row."""
     import numba
@@ -160,8 +160,8 @@ def run_point(job):
     cap_torch_threads(job.threads)
     numba.set_num_threads(1)  # parallelism comes from the workers
     if not job.checkpoint.exists():
-        save_checkpoint(train(job.config, start_from=job.start_from, tables=job.tables),
-                        job.checkpoint)
+        save_checkpoint(train(job.config, start_from=job.start_from, progress=progress,
+                              tables=job.tables), job.checkpoint)
     meta = json.loads(Path(f"{job.checkpoint}.json").read_text())
     trace = trace_from_checkpoint(job.checkpoint, job.samples, job.trace, overwrite=True)
     totals = summary_totals(trace_summary(trace))
@@ -173,7 +173,7 @@ def run_point(job):
            "activation_percent": 100 * (activation if activation is not None
                                         else totals["activation_density"]),
            "mac_percent": 100 * totals["mac_fraction"]}
-    table, _, _ = simulate_all(job.archs, [trace])
+    table, _, _ = simulate_all(job.archs, [trace], progress=progress)
     for _, total in table[table["layer"] == "TOTAL"].iterrows():
         row[f"cycles_{total['arch']}"] = float(total["cycles_total"])
         row[f"latency_us_{total['arch']}"] = float(total["latency_us"])
@@ -189,7 +189,7 @@ def _write_row(row, path):
         handle.write(buffer.getvalue())
 
 
-def _run_jobs(jobs, scheduler, workers, bar):
+def _run_jobs(jobs, scheduler, workers, progress, description):
     """Run `jobs`, writing each row as it arrives; a failure is reported once all are done."""
     from .sweep import dask_client, local_executor
 
@@ -200,16 +200,16 @@ def _run_jobs(jobs, scheduler, workers, bar):
             _write_row(result(), job.row)
         except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
             failures.append(f"{job.name}: {str(exc).splitlines()[0] if str(exc) else repr(exc)}")
-            return
-        bar.update()
 
     def collect(futures, completed):
-        for future in completed(futures):
+        for future in progress(Counted(completed(futures), len(futures)), description):
             record(futures[future], future.result)
 
     if scheduler == "processes" and workers == 1:
-        for job in jobs:  # here: a worker process would only add seconds of imports
-            record(job, lambda: run_point(job))
+        # Here: a worker process would only add seconds of imports. Only here do the points
+        # report their own progress: bars from parallel workers would garble each other.
+        for job in progress(jobs, description):
+            record(job, lambda: run_point(job, progress))
     elif scheduler == "processes":
         with local_executor(workers) as pool:
             collect({pool.submit(run_point, job): job for job in jobs}, as_completed)
@@ -230,7 +230,7 @@ def _run_jobs(jobs, scheduler, workers, bar):
 
 
 def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=None,
-               samples=64, quick=False, progress=True):
+               samples=64, quick=False, progress=None):
     """Train, trace and simulate the missing points; write and return the tables and plots."""
     from .results import provenance, write_results
 
@@ -251,6 +251,7 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     from .checkpoint import save_checkpoint
     from .training import cap_torch_threads, cores_given, sensitivity_tables, train
 
+    progress = progress or no_progress
     cores = cores_given()
     workers = workers or cores
     threads = max(1, cores // workers) if scheduler == "processes" else 1
@@ -259,7 +260,7 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     dense_checkpoint = out / "checkpoints" / f"{_stem('dense', None, dense_config, None)}.pt"
     if not dense_checkpoint.exists():  # first, here, with every core: each point starts from it
         cap_torch_threads(cores)
-        save_checkpoint(train(dense_config), dense_checkpoint)
+        save_checkpoint(train(dense_config, progress=progress), dense_checkpoint)
     dense_hash = sha256_of_file(dense_checkpoint)
     row_inputs = {"samples": samples, "archs": [config.to_dict() for config in configs]}
     jobs = [_job(out, "dense", None, dense_config, None, None, archs,
@@ -270,13 +271,12 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     untrained = [job for job in todo if not job.checkpoint.exists()]
     if untrained:
         # Every point starts from the same dense model: one sensitivity analysis serves all.
-        tables = sensitivity_tables(dense_config, dense_checkpoint)
+        tables = sensitivity_tables(dense_config, dense_checkpoint, progress)
         for job in untrained:
             job.tables = tables
-    with tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="pareto", unit="point",
-              disable=None if progress else True) as bar:
-        if todo:
-            _run_jobs(todo, scheduler, workers, bar)
+    if todo:
+        _run_jobs(todo, scheduler, workers, progress,
+                  f"pareto ({len(jobs) - len(todo)} of {len(jobs)} points reused)")
     computed = [job.name for job in todo]
 
     table = pd.concat([pd.read_parquet(job.row) for job in jobs], ignore_index=True)

@@ -100,9 +100,7 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
     sources = list(traces)
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
     check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])
-    tables = [simulate(arch, trace, per_sample=per_sample,
-                       progress=progress(f"{arch.name} {trace.model}/{trace.variant}")
-                       if progress else None)
+    tables = [simulate(arch, trace, per_sample=per_sample, progress=progress)
               for arch in archs for trace in traces]
     table = pd.concat(tables, ignore_index=True)
     energy_columns = [c for c in table.columns if c.startswith("energy_")]
@@ -195,7 +193,7 @@ def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, quick=
                 result = train(TrainConfig(model=model, method=method, **settings,
                                            **(QUICK if quick else {})),
                                start_from=None if method == "dense"
-                               else checkpoint_of(model, "dense"))
+                               else checkpoint_of(model, "dense"), progress=progress)
                 save_checkpoint(result, checkpoint)
                 log(f"  test accuracy {100 * result.test_accuracy:.2f} % ({result.seconds:.0f} s)")
             else:

@@ -1,45 +1,49 @@
 """Figures from a results table alone (no re-simulation), as PNG and SVG.
 
 Every figure keeps one colour per variant and one per energy component, so
-figures can sit side by side in a paper. Each function returns the matplotlib
-Figure; `write_plots` saves them all.
+figures can sit side by side in a paper. Each function returns a
+matplotlib.figure.Figure, made without pyplot; `write_plots` saves them all.
+Importing or calling this module selects no backend and leaves rcParams as
+they were: a notebook that uses it keeps its own settings.
 """
 
+import zlib
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-
-from .files import atomic_file  # noqa: E402
-from .summary import summarize  # noqa: E402
+from .files import atomic_file
+from .summary import summarize
 
 VARIANT_COLORS = {"dense": "#7f7f7f", "wp": "#1f77b4", "jp": "#d62728", "static-act": "#2ca02c",
                   "synthetic": "#9467bd"}
+# tab10's colours that no variant above uses.
+OTHER_VARIANT_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
 VARIANT_HATCHES = {"dense": "", "wp": "//", "jp": "..", "static-act": "xx", "synthetic": "\\\\"}
 FIXED_COMPONENT_COLORS = {"mac": "#d62728", "rf": "#ff7f0e", "dram": "#2f2f2f",
                           "leakage": "#bcbd22", "logic_static": "#8c564b"}
-# Applied with plt.rc_context while figures are made and saved: importing this module
-# changes no global matplotlib setting.
+# Applied with matplotlib.rc_context while figures are made and saved, and restored after.
 STYLE = {"font.size": 9, "axes.titlesize": 10, "figure.dpi": 150, "savefig.bbox": "tight"}
 
 
 def variant_color(variant):
-    if variant not in VARIANT_COLORS:
-        palette = plt.get_cmap("tab10").colors
-        VARIANT_COLORS[variant] = palette[(len(VARIANT_COLORS) + 3) % len(palette)]
-    return VARIANT_COLORS[variant]
+    """A variant's colour, the same in every figure and run: a fixed one for the known
+    variants, else one picked by a stable hash of the name (crc32, not the salted hash())."""
+    if variant in VARIANT_COLORS:
+        return VARIANT_COLORS[variant]
+    return OTHER_VARIANT_COLORS[zlib.crc32(variant.encode()) % len(OTHER_VARIANT_COLORS)]
 
 
 def component_colors(components):
     """Fixed colours for MAC/RF/DRAM/static, shades of blue for the on-chip buffers (by name)."""
     srams = sorted(c for c in components if c.startswith("buffer_"))
-    blues = plt.get_cmap("Blues")(np.linspace(0.35, 0.85, max(1, len(srams))))
+    blues = matplotlib.colormaps["Blues"](np.linspace(0.35, 0.85, max(1, len(srams))))
     colors = dict(FIXED_COMPONENT_COLORS)
     colors.update({name: blues[i] for i, name in enumerate(srams)})
-    grays = plt.get_cmap("Greens")(np.linspace(0.4, 0.8, 4))
+    grays = matplotlib.colormaps["Greens"](np.linspace(0.4, 0.8, 4))
     for i, name in enumerate(sorted(c for c in components if c not in colors)):
         colors[name] = grays[i % len(grays)]
     return colors
@@ -76,7 +80,8 @@ def energy_breakdown(table, arch):
     colors = component_colors(components)
     layer_names, variants = _layer_order(rows), _variants(rows)
     width = 0.8 / len(variants)
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(layer_names) * len(variants) ** 0.5), 3.4))
+    fig = Figure(figsize=(max(5, 0.9 * len(layer_names) * len(variants) ** 0.5), 3.4))
+    ax = fig.subplots()
     for v, variant in enumerate(variants):
         part = rows[rows["variant"] == variant].set_index("layer").reindex(layer_names)
         x = np.arange(len(layer_names)) - 0.4 + width * (v + 0.5)
@@ -90,7 +95,7 @@ def energy_breakdown(table, arch):
     _grouped_axes_labels(ax, layer_names, "energy per inference (µJ)",
                          f"Energy breakdown on {arch} (bars: {', '.join(variants)})")
     handles, labels = ax.get_legend_handles_labels()
-    handles += [plt.Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black",
+    handles += [Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black",
                               hatch=VARIANT_HATCHES.get(v, "")) for v in variants]
     labels += variants
     ax.legend(handles, labels, fontsize=7, ncol=2, frameon=False, loc="upper right")
@@ -101,7 +106,8 @@ def cycles_per_layer(table, arch):
     rows = _layers(table[table["arch"] == arch])
     layer_names, variants = _layer_order(rows), _variants(rows)
     width = 0.8 / len(variants)
-    fig, ax = plt.subplots(figsize=(max(5, 0.9 * len(layer_names) * len(variants) ** 0.5), 3.2))
+    fig = Figure(figsize=(max(5, 0.9 * len(layer_names) * len(variants) ** 0.5), 3.2))
+    ax = fig.subplots()
     clock = None
     for v, variant in enumerate(variants):
         part = rows[rows["variant"] == variant].set_index("layer").reindex(layer_names)
@@ -125,7 +131,8 @@ def speedup_and_saving(table):
     groups = list(dict.fromkeys(zip(summary["model"], summary["arch"])))
     variants = _variants(summary)
     width = 0.8 / len(variants)
-    fig, axes = plt.subplots(1, 2, figsize=(max(6, 1.2 * len(groups) * 2), 3.2))
+    fig = Figure(figsize=(max(6, 1.2 * len(groups) * 2), 3.2))
+    axes = fig.subplots(1, 2)
     for ax, column, label in ((axes[0], "speedup_vs_dense_model", "speedup over dense model (x)"),
                               (axes[1], "energy_saving_vs_dense_model",
                                "energy saving over dense model (x)")):
@@ -150,7 +157,8 @@ def machine_efficiency(table):
               for column, label in MACHINES[machine].efficiency]
     if not panels:
         return None
-    fig, axes = plt.subplots(len(panels), 1, figsize=(7, 2.8 * len(panels)), squeeze=False)
+    fig = Figure(figsize=(7, 2.8 * len(panels)))
+    axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (machine, column, label) in zip(axes[:, 0], panels):
         rows = _layers(table[table["machine"] == machine])
         rows = rows[rows["arch"] == rows["arch"].iloc[0]]
@@ -184,7 +192,7 @@ def save_figure(fig, path_stem):
     paths = []
     for suffix in (".png", ".svg"):
         path = Path(f"{path_stem}{suffix}")
-        with atomic_file(path) as handle, plt.rc_context(STYLE):
+        with atomic_file(path) as handle, matplotlib.rc_context(STYLE):
             fig.savefig(handle, format=suffix[1:])
         paths.append(path)
     return paths
@@ -193,9 +201,8 @@ def save_figure(fig, path_stem):
 def write_plots(table, out_dir):
     out_dir = Path(out_dir)
     paths = []
-    with plt.rc_context(STYLE):
+    with matplotlib.rc_context(STYLE):
         figures = all_figures(table)
     for stem, fig in figures.items():
         paths += save_figure(fig, out_dir / stem)
-        plt.close(fig)
     return paths

@@ -1,11 +1,16 @@
 """simulate(arch, trace) -> pandas.DataFrame: the pipeline from trace to results table.
 
-For every layer and sample the machine model counts cycles and actions; the
-memory system adds DRAM traffic and stalls over the whole inference; the
-energy model prices the actions. Rows are per layer, plus one `TOTAL` row per
-trace; figures are per inference, averaged over the trace's samples unless
-per_sample=True.
+Three steps, each a function of the one before:
+- count_layers: for every layer and sample, the machine model counts cycles and
+  actions (CountedLayer per layer);
+- simulate_memory: the memory system allocates the network on chip and adds DRAM
+  traffic and stalls over each inference (LayerMemory per sample and layer);
+- aggregate: the energy model prices the actions; rows are per layer, plus one
+  `TOTAL` row per trace; figures are per inference, averaged over the trace's
+  samples unless per_sample=True.
 """
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,9 +19,11 @@ from .config import ArchConfig, load_arch
 from .energy import EnergyModel
 from .errors import AccelsimError
 from .machines import MACHINES
-from .macs import layer_macs
-from .memory import layer_chunks, plan_network, run_memory_system
-from .trace import Trace, load_trace
+from .machines.counts import LayerCounts
+from .macs import LayerMacs, layer_macs
+from .memory import LayerPlan, layer_chunks, plan_network, run_memory_system
+from .progress import no_progress
+from .trace import Layer, Trace, load_trace
 
 ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
             "cycles_memory_stall", "cycles_total", "latency_us", "dram_read_bytes",
@@ -30,25 +37,105 @@ COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind", "samples", "w
            "input_from_dram", *ADDITIVE[8:]]
 
 
-def _layer_row(trace, arch, layer, counts, macs, densities, plan, traffic, energy):
-    stall, dram_read, dram_write = traffic
-    cycles_total = counts.cycles_compute + stall
-    priced = energy.price(dict(counts.actions, dram_read=8 * dram_read, dram_write=8 * dram_write),
-                          cycles_total)
+@dataclass(frozen=True)
+class CountedLayer:
+    """Counting step, one layer: its MACs and densities, and the machine's counts per sample."""
+    layer: Layer
+    macs: LayerMacs
+    counts: tuple  # LayerCounts, one per sample
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    """Memory step, one layer on one sample: where its data lives and what DRAM adds."""
+    plan: LayerPlan
+    stall_cycles: int
+    dram_read_bytes: int
+    dram_write_bytes: int
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Aggregation step, one layer on one sample: counted, through memory and priced."""
+    layer: Layer
+    sample: int
+    macs_dense: int
+    weight_density: float
+    activation_density: float
+    counts: LayerCounts
+    memory: LayerMemory
+    cycles_total: int
+    latency_us: float
+    energy_pj: dict  # {component: pJ}
+
+
+def count_layers(arch, trace, reference=False, progress=None):
+    """CountedLayer per layer of `trace` on machine `arch`; reference=True runs the machines'
+    plain-Python twins of their kernels."""
+    machine = MACHINES[arch.machine]
+    threshold = machine.activation_threshold(arch)
+    progress = progress or no_progress
+    counted = []
+    for layer in progress(trace.layers, f"{arch.name} {trace.model}/{trace.variant}"):
+        macs = layer_macs(layer, threshold)
+        counts = tuple(machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
+                       for s in range(layer.samples))
+        counted.append(CountedLayer(layer, macs, counts))
+    return counted
+
+
+def _footprint(counts):
+    return sum(counts.input_footprint.values()) + sum(counts.output_footprint.values())
+
+
+def simulate_memory(arch, trace, counted):
+    """[sample][layer] -> LayerMemory: the on-chip allocation of the network, then the
+    memory system run once per sample."""
+    # Compressed formats vary by sample: buffers are allocated for each layer's largest sample.
+    largest = [max(layer.counts, key=_footprint) for layer in counted]
+    networks = ([[i] for i in range(len(counted))] if trace.independent_layers
+                else [list(range(len(counted)))])
+    plans = [plan for network in networks
+             for plan in plan_network([largest[i] for i in network], arch)]
+    memory = []
+    for sample in range(trace.samples):
+        traffic = []
+        for network in networks:
+            transfers = [(layer_chunks(counted[i].counts[sample], plans[i]), plans[i].write_bytes)
+                         for i in network]
+            traffic += zip(*run_memory_system(transfers, arch))
+        memory.append([LayerMemory(plan, *layer_traffic)
+                       for plan, layer_traffic in zip(plans, traffic)])
+    return memory
+
+
+def _layer_cost(counted, sample, memory, arch, energy):
+    counts = counted.counts[sample]
+    cycles_total = counts.cycles_compute + memory.stall_cycles
+    priced = energy.price(dict(counts.actions, dram_read=8 * memory.dram_read_bytes,
+                               dram_write=8 * memory.dram_write_bytes), cycles_total)
+    return LayerCost(counted.layer, sample, counted.macs.macs_dense, counted.macs.weight_density,
+                     float(counted.macs.activation_density[sample]), counts, memory,
+                     cycles_total, cycles_total / arch.clock_mhz, priced)
+
+
+def _layer_row(cost):
+    counts, memory = cost.counts, cost.memory
     row = {
-        "model": trace.model, "variant": trace.variant, "arch": arch.name,
-        "machine": arch.machine, "layer": layer.name, "kind": layer.kind,
-        "samples": trace.samples, "weight_density": densities[0],
-        "activation_density": densities[1], "macs_dense": macs, "macs_effective": counts.macs_effective,
+        "layer": cost.layer.name, "kind": cost.layer.kind, "sample": cost.sample,
+        "weight_density": cost.weight_density, "activation_density": cost.activation_density,
+        "macs_dense": cost.macs_dense, "macs_effective": counts.macs_effective,
         "ops_executed": counts.ops_executed, "cycles_ideal": counts.cycles_ideal,
-        "cycles_compute": counts.cycles_compute, "cycles_memory_stall": stall,
-        "cycles_total": cycles_total, "latency_us": cycles_total / arch.clock_mhz,
+        "cycles_compute": counts.cycles_compute, "cycles_memory_stall": memory.stall_cycles,
+        "cycles_total": cost.cycles_total, "latency_us": cost.latency_us,
         "mac_units": counts.mac_units, "lane_utilization": counts.lane_utilization,
-        "weights_on_chip": plan.weights_on_chip, "input_from_dram": plan.input_from_dram,
-        "dram_read_bytes": dram_read, "dram_write_bytes": dram_write,
-        "dram_bytes": dram_read + dram_write, "energy_pj": sum(priced.values()),
+        "weights_on_chip": memory.plan.weights_on_chip,
+        "input_from_dram": memory.plan.input_from_dram,
+        "dram_read_bytes": memory.dram_read_bytes, "dram_write_bytes": memory.dram_write_bytes,
+        "dram_bytes": memory.dram_read_bytes + memory.dram_write_bytes,
+        "energy_pj": sum(cost.energy_pj.values()),
     }
-    row.update({f"energy_{component}_pj": pj for component, pj in priced.items()})
+    row.update({f"energy_{component}_pj": pj for component, pj in cost.energy_pj.items()})
     return row
 
 
@@ -95,42 +182,15 @@ def _total_row(layers):
     return total
 
 
-def simulate(arch, trace, per_sample=False, reference=False, progress=None):
-    """Simulate every layer and sample of `trace` on machine `arch` (objects or paths)."""
-    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
-    trace = trace if isinstance(trace, Trace) else load_trace(trace)
-    machine = MACHINES[arch.machine]
+def aggregate(arch, trace, counted, memory, per_sample=False):
+    """The results table from the counting and memory steps: energy priced, one row per
+    layer (per sample with per_sample=True) and a TOTAL row, ratios and integer counts."""
     energy = EnergyModel(arch)
-    threshold = machine.activation_threshold(arch)
-    iterate = progress or (lambda items: items)
-
-    simulated = []
-    for layer in iterate(trace.layers):
-        macs = layer_macs(layer, threshold)
-        counts = [machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
-                  for s in range(layer.samples)]
-        simulated.append((layer, macs, counts))
-    # Compressed formats vary by sample: buffers are allocated for each layer's largest sample.
-    largest = [max(counts, key=lambda c: sum(c.input_footprint.values())
-                   + sum(c.output_footprint.values())) for _, _, counts in simulated]
-    networks = ([[i] for i in range(len(simulated))] if trace.independent_layers
-                else [list(range(len(simulated)))])
-    plans = [plan for network in networks
-             for plan in plan_network([largest[i] for i in network], arch)]
-
-    rows = []
-    for sample in range(trace.samples):
-        traffic = []
-        for network in networks:
-            transfers = [(layer_chunks(simulated[i][2][sample], plans[i]), plans[i].write_bytes)
-                         for i in network]
-            traffic += zip(*run_memory_system(transfers, arch))
-        for (layer, macs, counts), plan, layer_traffic in zip(simulated, plans, traffic):
-            densities = (macs.weight_density, float(macs.activation_density[sample]))
-            row = _layer_row(trace, arch, layer, counts[sample], macs.macs_dense, densities, plan,
-                             layer_traffic, energy)
-            rows.append(dict(row, sample=sample))
-
+    run = {"model": trace.model, "variant": trace.variant, "arch": arch.name,
+           "machine": arch.machine, "samples": trace.samples}
+    rows = [dict(run, **_layer_row(_layer_cost(layer, sample, layer_memory, arch, energy)))
+            for sample, sample_memory in enumerate(memory)
+            for layer, layer_memory in zip(counted, sample_memory)]
     table = pd.DataFrame(rows)
     _check_figures(table, arch)
     # A component a layer's actions never touch costs nothing there.
@@ -158,3 +218,11 @@ def simulate(arch, trace, per_sample=False, reference=False, progress=None):
         if (values == values.round()).all():
             table[column] = values.astype(np.int64)
     return table[columns + ["mac_units"] + energy_columns].infer_objects()
+
+
+def simulate(arch, trace, per_sample=False, reference=False, progress=None):
+    """Simulate every layer and sample of `trace` on machine `arch` (objects or paths)."""
+    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    trace = trace if isinstance(trace, Trace) else load_trace(trace)
+    counted = count_layers(arch, trace, reference, progress)
+    return aggregate(arch, trace, counted, simulate_memory(arch, trace, counted), per_sample)

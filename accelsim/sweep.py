@@ -36,12 +36,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
-from tqdm import tqdm
 
 from .config import arch_from_dict, load_arch
 from .errors import AccelsimError, ConfigError
 from .files import atomic_file
 from .inputs import load_yaml, read_text, shown
+from .progress import Counted, no_progress
 from .results import check_results_path, write_results
 from .schema import build, spec
 from .trace import MANIFEST
@@ -171,7 +171,7 @@ def check_scheduler(scheduler, workers):
         raise AccelsimError(f"--workers {workers} is invalid: must be in 1..1024")
 
 
-def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True, command=""):
+def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, command=""):
     """Run the missing points of `sweep`; write and return the combined table."""
     check_scheduler(scheduler, workers)
     out = check_results_path(out)
@@ -183,13 +183,13 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True, co
             for point, resolved in zip(sweep.points, sweep.resolved)
             for trace, manifest in zip(sweep.traces, sweep.manifests)]
     todo = [job for job in jobs if not job[2].exists()]
-    bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="sweep", unit="point",
-               disable=None if progress else True)
+    description = f"sweep ({len(jobs) - len(todo)} of {len(jobs)} points reused)"
+    progress = progress or no_progress
     failures = []
 
     def collect(futures, completed):
         # A failed point is reported at the end; the others still land on disk.
-        for future in completed(futures):
+        for future in progress(Counted(completed(futures), len(futures)), description):
             job = futures[future]
             try:
                 table = future.result()
@@ -197,7 +197,6 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True, co
                 failures.append(f"{job[0]} on {job[1]}: {str(exc).splitlines()[0]}")
                 continue
             _write_part(table, job[2])
-            bar.update()
 
     if todo and scheduler == "processes":
         with local_executor(workers) as pool:
@@ -214,7 +213,6 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=True, co
             client.close()
             if scheduler == "local" and cluster is not None:
                 cluster.close()
-    bar.close()
     if failures:
         raise AccelsimError(f"{len(failures)} sweep point(s) failed (the others are saved; "
                             f"rerun to retry): {failures[0]}")

@@ -19,6 +19,7 @@ from typing import Optional
 import numpy as np
 
 from .errors import ConfigError
+from .progress import no_progress
 from .schema import build, spec
 from .trace import Layer, Trace, check_layer_geometry
 
@@ -162,7 +163,11 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
 
 def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=4,
                     dtype="float16", progress=None):
-    """Build a Trace from a NetworkSpec (or a mapping that validates as one)."""
+    """Build a Trace from a NetworkSpec (or a mapping that validates as one).
+
+    progress: None (silent) or a reporter progress(items, description) -> items, such as
+    accelsim.progress.tqdm_progress.
+    """
     if not isinstance(network, NetworkSpec):
         network = build(NetworkSpec, network, "synthetic spec: ")
     if not 0 <= seed < 2**63:
@@ -172,10 +177,10 @@ def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=
     if len(network.layers) > MAX_LAYERS:
         raise ConfigError(f"synthetic spec: {len(network.layers)} layers; the limit is "
                           f"{MAX_LAYERS}")
-    iterate = progress or (lambda items: items)
+    progress = progress or no_progress
     layers = [
         synthetic_layer(layer_spec, samples, seed, i, pattern, cluster_size, dtype)
-        for i, layer_spec in enumerate(iterate(network.layers))
+        for i, layer_spec in enumerate(progress(network.layers, f"synth {network.model}"))
     ]
     return Trace(
         layers=layers, model=network.model, variant=network.variant, dataset=network.dataset,

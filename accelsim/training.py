@@ -35,12 +35,12 @@ from typing import Callable
 import numpy as np
 import torch
 from torch import nn
-from tqdm import tqdm
 
 from .checkpoint import load_checkpoint
 from .data import load_dataset
 from .errors import AccelsimError
 from .models import count_dense_macs, build_model, dataset_of, input_shape, maskable_layers, zoo_model
+from .progress import no_progress
 from .pruning import (attach_weight_masks, calibrate_static_thresholds, install_activation_masks,
                       prune_to_density, rescale_dropout, weight_density, weight_mask)
 from .train_config import TrainConfig
@@ -58,10 +58,6 @@ class TrainResult:
     history: list
     sensitivity: dict
     seconds: float
-
-
-def _progress(items, description, total=None):
-    return tqdm(items, desc=description, total=total, disable=None, leave=False)
 
 
 def cores_given():
@@ -105,15 +101,16 @@ def _l1_penalty(model):
 
 
 def train_epochs(model, data, epochs, optimizer, config, phase, history, l1=0.0,
-                 after_step=None, scheduler=None):
+                 after_step=None, scheduler=None, progress=None):
     images, labels = data["train"]
     generator = torch.Generator().manual_seed(config.seed + len(history))
     loss_fn = nn.CrossEntropyLoss()
+    progress = progress or no_progress
     for epoch in range(epochs):
         model.train()
         order = torch.randperm(len(labels), generator=generator)
         total, batches = 0.0, range(0, len(labels), config.batch_size)
-        for start in _progress(batches, f"{phase} {epoch + 1}/{epochs}"):
+        for start in progress(batches, f"{phase} {epoch + 1}/{epochs}"):
             index = order[start:start + config.batch_size]
             loss = loss_fn(model(images[index]), labels[index])
             if l1:
@@ -155,10 +152,10 @@ def layer_shares(model, shape):
     return {name: value / largest for name, value in macs.items()}
 
 
-def _sensitivity(model, data, names, apply, restore, grid, description):
+def _sensitivity(model, data, names, apply, restore, grid, description, progress):
     """{layer: {setting: validation accuracy}} changing one layer at a time."""
     table = {}
-    for name in _progress(names, description):
+    for name in (progress or no_progress)(names, description):
         table[name] = {}
         for setting in grid:
             apply(name, setting)
@@ -168,22 +165,22 @@ def _sensitivity(model, data, names, apply, restore, grid, description):
 
 
 @torch.no_grad()
-def weight_sensitivity(model, data, grid=RATE_GRID):
+def weight_sensitivity(model, data, grid=RATE_GRID, progress=None):
     layers = dict(maskable_layers(model))
     saved = {n: weight_mask(m).clone() for n, m in layers.items()}
     return _sensitivity(model, data, list(layers),
                         lambda n, d: prune_to_density(layers[n], d),
                         lambda n: weight_mask(layers[n]).copy_(saved[n]), grid,
-                        "weight sensitivity")
+                        "weight sensitivity", progress)
 
 
 @torch.no_grad()
-def activation_sensitivity(model, data, grid=RATE_GRID):
+def activation_sensitivity(model, data, grid=RATE_GRID, progress=None):
     names = [n for n, _ in maskable_layers(model)][1:]  # the image is never masked
     table = _sensitivity(model, data, names,
                          lambda n, r: install_activation_masks(model, {n: {"rate": r}}),
                          lambda n: install_activation_masks(model, {}), grid,
-                         "activation sensitivity")
+                         "activation sensitivity", progress)
     return table
 
 
@@ -229,34 +226,35 @@ def _check_names(settings, model, what):
         raise AccelsimError(f"{what}: unknown layer(s) {', '.join(unknown)}; layers: {', '.join(names)}")
 
 
-def _train_dense(model, data, config, history, sensitivity, tables):
+def _train_dense(model, data, config, history, sensitivity, tables, progress):
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     decay_every = config.lr_decay_every or max(1, round(config.epochs / 3))
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, decay_every, 0.5)
     train_epochs(model, data, config.epochs, optimizer, config, "dense", history,
-                 scheduler=scheduler)
+                 scheduler=scheduler, progress=progress)
 
 
-def _measured(tables, kind, model, data, measure):
+def _measured(tables, kind, model, data, measure, progress):
     """{"baseline", "accuracy"}: the shared table of `kind` if given, else measured now."""
     return tables.get(kind) or {"baseline": evaluate(model, *data["validation"]),
-                                "accuracy": measure(model, data)}
+                                "accuracy": measure(model, data, progress=progress)}
 
 
-def sensitivity_tables(config, start_from):
+def sensitivity_tables(config, start_from, progress=None):
     """The weight and activation sensitivity of checkpoint `start_from` on `config`'s
     validation split: what every pruning run from it begins with, measured once so that
     many runs can share it (`train(..., tables=...)`; accelsim pareto does)."""
     model, _ = load_checkpoint(start_from)
     attach_weight_masks(model)
     data = _load_data(config, dataset_of(config.model))
-    return {"weight": _measured({}, "weight", model, data, weight_sensitivity),
-            "activation": _measured({}, "activation", model, data, activation_sensitivity)}
+    return {"weight": _measured({}, "weight", model, data, weight_sensitivity, progress),
+            "activation": _measured({}, "activation", model, data, activation_sensitivity,
+                                    progress)}
 
 
-def _weight_targets(model, data, config, sensitivity, tables):
+def _weight_targets(model, data, config, sensitivity, tables, progress):
     _check_names(config.weight_densities, model, "weight densities")
-    measured = _measured(tables, "weight", model, data, weight_sensitivity)
+    measured = _measured(tables, "weight", model, data, weight_sensitivity, progress)
     baseline, table = measured["baseline"], measured["accuracy"]
     if config.weight_budget is not None:
         sizes = {n: m.weight.numel() for n, m in maskable_layers(model)}
@@ -268,9 +266,9 @@ def _weight_targets(model, data, config, sensitivity, tables):
     return {**chosen, **config.weight_densities}
 
 
-def _train_wp(model, data, config, history, sensitivity, tables):
+def _train_wp(model, data, config, history, sensitivity, tables, progress):
     attach_weight_masks(model)
-    targets = _weight_targets(model, data, config, sensitivity, tables)
+    targets = _weight_targets(model, data, config, sensitivity, tables, progress)
     layers = dict(maskable_layers(model))
     for step in range(1, config.prune_steps + 1):
         for name, target in targets.items():
@@ -279,19 +277,20 @@ def _train_wp(model, data, config, history, sensitivity, tables):
         # The retraining epochs are shared out over the rounds, the first rounds taking any
         # remainder: the later, smaller cuts need less recovery.
         epochs = config.epochs // config.prune_steps + (step <= config.epochs % config.prune_steps)
-        train_epochs(model, data, epochs, optimizer, config, f"wp round {step}", history)
+        train_epochs(model, data, epochs, optimizer, config, f"wp round {step}", history,
+                     progress=progress)
 
 
-def _train_joint(model, data, config, history, sensitivity, tables, static):
+def _train_joint(model, data, config, history, sensitivity, tables, progress, static):
     attach_weight_masks(model)
     _check_names(config.winner_rates, model, "winner rates")
-    measured = _measured(tables, "activation", model, data, activation_sensitivity)
+    measured = _measured(tables, "activation", model, data, activation_sensitivity, progress)
     baseline, table = measured["baseline"], measured["accuracy"]
     chosen = choose_by_tolerance(table, baseline, config.activation_tolerance,
                                  layer_shares(model, input_shape(config.model)))
     sensitivity["activation"] = {"baseline": baseline, "accuracy": table, "chosen": chosen}
     rates = {**chosen, **config.winner_rates}
-    targets = _weight_targets(model, data, config, sensitivity, tables)
+    targets = _weight_targets(model, data, config, sensitivity, tables, progress)
     if static:
         thresholds = calibrate_static_thresholds(model, data["validation"][0], rates)
         install_activation_masks(model, {n: {"rate": r, "mode": "static", "threshold": thresholds[n]}
@@ -314,22 +313,22 @@ def _train_joint(model, data, config, history, sensitivity, tables, static):
         step[0] += 1
         if step[0] % config.prune_interval and step[0] != prune_steps:
             return
-        progress = min(1.0, step[0] / prune_steps)
+        done = min(1.0, step[0] / prune_steps)
         for name, target in targets.items():
-            prune_to_density(layers[name], target + (1 - target) * (1 - progress) ** 3)
+            prune_to_density(layers[name], target + (1 - target) * (1 - done) ** 3)
 
     warmup = min(config.warmup_epochs, config.epochs)
     adam = torch.optim.Adam(model.parameters(), lr=config.lr * config.finetune_lr_scale)
     train_epochs(model, data, warmup, adam, config, "jp warm-up", history, l1=config.l1,
-                 after_step=threshold_prune)
+                 after_step=threshold_prune, progress=progress)
     adadelta = torch.optim.Adadelta(model.parameters(), lr=config.adadelta_lr)
     train_epochs(model, data, config.epochs - warmup, adadelta, config, "jp adadelta", history,
-                 l1=config.l1, after_step=threshold_prune)
+                 l1=config.l1, after_step=threshold_prune, progress=progress)
 
 
 @dataclass(frozen=True)
 class Method:
-    run: Callable      # (model, data, config, history, sensitivity, tables)
+    run: Callable      # (model, data, config, history, sensitivity, tables, progress)
     prunes: bool       # starts from a trained checkpoint
     epochs: int        # default epochs (TrainConfig.epochs), unless the model sets its own
 
@@ -355,9 +354,9 @@ def default_epochs(model, method):
     return zoo_model(model).epochs.get(method, training_method(method).epochs)
 
 
-def train(config, start_from=None, progress=True, tables=None):
+def train(config, start_from=None, progress=None, tables=None):
     """Train or prune a model; `start_from` is a checkpoint path (dense model to prune);
-    `tables`: its `sensitivity_tables`, when already measured."""
+    `tables`: its `sensitivity_tables`, when already measured; `progress`: see progress.py."""
     method = training_method(config.method)
     if config.epochs is None:
         config = dataclasses.replace(config, epochs=default_epochs(config.model, config.method))
@@ -378,7 +377,7 @@ def train(config, start_from=None, progress=True, tables=None):
     # oneDNN runs these small convs about a quarter faster in channels-last layout on CPU;
     # the model goes back to the default layout so checkpoints and traces hold plain tensors.
     model.to(memory_format=torch.channels_last)
-    method.run(model, data, config, history, sensitivity, tables or {})
+    method.run(model, data, config, history, sensitivity, tables or {}, progress)
     model.to(memory_format=torch.contiguous_format)
     return TrainResult(model, config, evaluate(model, *data["test"]),
                        evaluate(model, *data["validation"]), history, sensitivity,

@@ -5,7 +5,9 @@ rows: what is compared, the model's value, the published value, the range
 the model must fall in (stated before the check was first run, with the
 reason for its width), and PASS or FAIL. Rows whose published figure was
 also an input of the model say so in their note: they do not count as
-independent evidence. A machine added later appends its own check to CHECKS.
+independent evidence. A machine added later appends its own check to CHECKS:
+a function of a progress reporter (progress.py, for its loops) that returns
+(rows, curves).
 
 Scaling rule for DaDianNao (28 nm) to this project's 45 nm: dynamic power is
 C V^2 f at the same clock, with C growing as the feature size (45/28) and
@@ -21,6 +23,7 @@ import pandas as pd
 
 from .config import BUNDLED_CONFIGS, load_arch
 from .energy import EnergyModel
+from .progress import Counted, no_progress
 from .simulator import simulate
 from .synth import LayerSpec, NetworkSpec, alexnet_conv_specs, preset_spec, synthetic_trace
 
@@ -83,9 +86,8 @@ def eie_checks(progress):
               "W", "±30 %", "EIE: 0.59 W for 64 PEs at 800 MHz; 20 % of it (the clock "
               "network) is an input of the model"),
     ]
-    progress("eie fifo depths")
     efficiency = {}
-    for depth in FIFO_DEPTHS:
+    for depth in progress(FIFO_DEPTHS, "eie fifo depths"):
         table = _layers(simulate(_arch("eie", **{"eie.fifo_depth": depth}), suite))
         efficiency[depth] = table["load_efficiency"]
     rows += [
@@ -96,9 +98,8 @@ def eie_checks(progress):
               float((efficiency[32] - efficiency[8]).mean()), 0.0, 0.0, 0.05, "",
               "<= 0.05: \"little gain above 8\"", "EIE Fig. 8"),
     ]
-    progress("eie scaling")
     cycles = {pes: _layers(simulate(_arch("eie", **{"eie.pes": pes}), suite))["cycles_compute"]
-              for pes in PE_COUNTS}
+              for pes in progress(PE_COUNTS, "eie scaling")}
     speedup = {pes: cycles[1] / cycles[pes] for pes in PE_COUNTS}
     parallel = speedup[256] / 256
     rows += [
@@ -132,8 +133,7 @@ def cnvlutin_checks(progress):
                           layers=alexnet_conv_specs([(1.0, 0.56)] * 5)[1:])
     dense, cnv = _arch("dense"), _arch("cnvlutin")
     rows, gains = [], {}
-    for pattern in ("spatial", "uniform", "clustered"):
-        progress(f"cnvlutin {pattern}")
+    for pattern in progress(("spatial", "uniform", "clustered"), "cnvlutin patterns"):
         trace = synthetic_trace(network, pattern=pattern)
         a, b = (simulate(arch, trace).iloc[-1] for arch in (dense, cnv))
         gains[pattern] = (a["cycles_compute"] / b["cycles_compute"],
@@ -182,7 +182,7 @@ def systolic_checks(progress):
         return [], {}
     rows = pd.read_csv(golden)
     equal = 0
-    for row in rows.itertuples():
+    for row in progress(Counted(rows.itertuples(), len(rows)), "systolic cases"):
         layer = LayerSpec(name=row.layer, kind="conv2d", filters=row.filters,
                           input_shape=[row.channels, row.ifmap_h, row.ifmap_w],
                           kernel=row.filter_h, stride=row.stride, weight_density=1.0,
@@ -205,12 +205,11 @@ def _scnn_over_dcnn(trace, cycles="cycles_total"):
 def scnn_checks(progress):
     """SCNN against DCNN on the SCNN paper's networks (Figure 1 densities) and density sweep."""
     speed, energy = [], []
-    for preset in ("alexnet-scnn", "googlenet-inception", "vgg16-scnn"):
-        progress(f"scnn {preset}")
+    presets = ("alexnet-scnn", "googlenet-inception", "vgg16-scnn")
+    for preset in progress(presets, "scnn networks"):
         layer_speed, layer_energy = _scnn_over_dcnn(synthetic_trace(preset_spec(preset)))
         speed.append(layer_speed["TOTAL"])
         energy.append(layer_energy["TOTAL"])
-    progress("scnn density sweep")
     # The PE arrays' cycles, as the paper's sweep: each layer here also pays its own DRAM I/O.
     sweep_speed, sweep_energy = _scnn_over_dcnn(synthetic_trace(preset_spec("density-sweep")),
                                                 "cycles_compute")
@@ -250,12 +249,11 @@ CHECKS = [eie_checks, dadiannao_checks, cnvlutin_checks, eyeriss_checks, systoli
 
 
 def run_validation(progress=None):
-    """(table of checks, curves for the figure)."""
-    say = progress or (lambda message: None)
+    """(table of checks, curves for the figure); each check gets `progress` for its loops."""
+    progress = progress or no_progress
     checks, curves = [], {}
-    for check in CHECKS:
-        say(check.__name__.replace("_checks", ""))
-        rows, extra = check(say)
+    for check in progress(CHECKS, "validate"):
+        rows, extra = check(progress)
         checks += rows
         curves.update(extra)
     table = pd.DataFrame([dict(check=c.check, machine=c.machine, model=c.model,

@@ -5,7 +5,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from accelsim.plots import STYLE, plt, save_figure, variant_color  # noqa: E402,F401
+import matplotlib.pyplot as plt  # noqa: E402
+
+from accelsim.plots import STYLE, save_figure, variant_color  # noqa: E402,F401
 
 plt.rcParams.update(STYLE)  # a script, not a library: every figure it makes in the package's style
 

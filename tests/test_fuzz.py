@@ -211,7 +211,7 @@ def base(tmp_path_factory):
     from accelsim.training import TrainConfig, train
     torch.set_num_threads(1)
     save_checkpoint(train(TrainConfig(model="mlp3", method="dense", epochs=1, limit=300,
-                                      validation=100), progress=False), root / "model.pt")
+                                      validation=100)), root / "model.pt")
     return root
 
 

@@ -63,7 +63,7 @@ def test_quick_study_resumes_and_redoes_points_whose_dense_model_changed(tmp_pat
     for method, budget in (("wp", 0.1), ("jp", 2)):  # one point each: seconds, not minutes
         monkeypatch.setitem(LADDERS, method, pareto.Ladder(LADDERS[method].knob, (budget,),
                                                            LADDERS[method].settings))
-    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=1, progress=False)
+    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=1)
     first = run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs)
     table = first.table
     assert list(table.columns) == [
@@ -111,7 +111,7 @@ def test_worker_processes_and_a_dask_cluster_give_the_same_study(tmp_path, monke
     for method, budget in (("wp", 0.1), ("jp", 2)):
         monkeypatch.setitem(LADDERS, method, pareto.Ladder(LADDERS[method].knob, (budget,),
                                                            LADDERS[method].settings))
-    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=2, progress=False)
+    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=2)
     processes = run_pareto("mlp3", ["wp", "jp"], tmp_path / "processes", **kwargs).table
     dask = run_pareto("mlp3", ["wp", "jp"], tmp_path / "dask", scheduler="local", **kwargs).table
     figures = [c for c in processes.columns if c != "train_seconds"]

@@ -1,6 +1,8 @@
 """Summary arithmetic, plots, compare/plot CLI, sweeps (processes and Dask) and analysis scripts."""
 
+import json
 import shutil
+import subprocess
 import sys
 
 import numpy as np
@@ -11,7 +13,8 @@ import yaml
 from accelsim import Trace, load_arch, save_trace
 from accelsim.results import read_results
 from accelsim.cli import main
-from accelsim.plots import cycles_per_layer, energy_breakdown, machine_efficiency, speedup_and_saving
+from accelsim.plots import (cycles_per_layer, energy_breakdown, machine_efficiency,
+                            speedup_and_saving, variant_color)
 from accelsim.summary import summarize
 from accelsim.sweep import load_sweep, point_key, run_sweep
 
@@ -106,6 +109,42 @@ def test_figures_have_the_right_bars_and_series(results):
         "Cnvlutin lane utilization", "EIE load efficiency"]
 
 
+def test_plots_leave_matplotlib_global_state_alone(results, tmp_path):
+    # In a fresh process: the backend is still unchosen and rcParams unchanged after importing
+    # accelsim.plots and making and saving every figure. Read raw: reading rcParams["backend"]
+    # would choose a backend itself.
+    code = """
+import json, sys
+import matplotlib
+raw = lambda: {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
+plain = raw()
+import pandas as pd
+import accelsim.plots
+imported = raw()
+accelsim.plots.write_plots(pd.read_parquet(sys.argv[1]), sys.argv[2])
+print(json.dumps({"after_import": imported == plain, "after_plots": raw() == plain,
+                  "pyplot": "matplotlib.pyplot" in sys.modules,
+                  "color": accelsim.plots.variant_color("my-method")}))
+"""
+    done = subprocess.run([sys.executable, "-c", code, str(results / "out" / "results.parquet"),
+                           str(tmp_path)], capture_output=True, text=True, check=True, cwd=ROOT)
+    report = json.loads(done.stdout)
+    assert report == {"after_import": True, "after_plots": True, "pyplot": False,
+                      # a stable hash: the same colour in another process (salted hash() is not)
+                      "color": variant_color("my-method")}
+    assert len(list(tmp_path.glob("*.png"))) == 3 * 2 + 2
+
+
+def test_variant_colors_do_not_depend_on_call_order():
+    names = ["dense", "wp", "jp", "alpha", "beta", "gamma"]
+    forward = {name: variant_color(name) for name in names}
+    assert {name: variant_color(name) for name in reversed(names)} == forward
+    assert (forward["dense"], forward["wp"], forward["jp"]) == ("#7f7f7f", "#1f77b4", "#d62728")
+    # Other variants never take a fixed variant's colour.
+    assert not {forward[n] for n in ("alpha", "beta", "gamma")} & {
+        variant_color(n) for n in ("dense", "wp", "jp", "static-act", "synthetic")}
+
+
 def test_plot_from_a_results_table_alone(results, tmp_path, capsys):
     assert main(["plot", str(results / "out" / "results.csv"), "--out", str(tmp_path)]) == 0
     assert len(list(tmp_path.glob("*.png"))) == 8
@@ -130,13 +169,13 @@ def test_sweep_resumes_after_interruption(results, tmp_path):
     path = _sweep_file(tmp_path, [good, broken], [2, 4])
     out = tmp_path / "sweep.parquet"
     with pytest.raises(Exception):
-        run_sweep(load_sweep(path), out, workers=2, progress=False)
+        run_sweep(load_sweep(path), out, workers=2)
     parts = tmp_path / "sweep.parquet.parts"
     done = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}
     assert len(done) == 2 and not out.exists()  # the good points landed, nothing else
     assert not list(parts.glob(".*"))  # no half-written part
     path = _sweep_file(tmp_path, [good], [2, 4, 8])
-    table = run_sweep(load_sweep(path), out, workers=2, progress=False)
+    table = run_sweep(load_sweep(path), out, workers=2)
     assert {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")
             if p.name in done} == done  # finished points were not run again
     assert sorted(table["eie.pes"].unique()) == [2, 4, 8]
@@ -148,9 +187,8 @@ def test_sweep_resumes_after_interruption(results, tmp_path):
 def test_sweep_on_a_dask_local_cluster_matches_processes(results, tmp_path):
     path = _sweep_file(tmp_path, [results / "jp"], [1, 64])
     dask_table = run_sweep(load_sweep(path), tmp_path / "dask.parquet", scheduler="local",
-                           workers=2, progress=False)
-    local_table = run_sweep(load_sweep(path), tmp_path / "local.parquet", workers=2,
-                            progress=False)
+                           workers=2)
+    local_table = run_sweep(load_sweep(path), tmp_path / "local.parquet", workers=2)
     columns = ["eie.pes", "layer", "cycles_total", "energy_pj"]
     assert dask_table[columns].equals(local_table[columns])
 
@@ -171,11 +209,11 @@ def test_a_sweep_never_reuses_a_point_whose_config_changed(results, tmp_path):
     path.write_text(yaml.safe_dump({"arch": str(arch), "traces": [str(results / "jp")],
                                     "grid": {"eie.pes": [4, 8]}}))
     out = tmp_path / "sweep.csv"
-    first = run_sweep(load_sweep(path), out, workers=1, progress=False)
+    first = run_sweep(load_sweep(path), out, workers=1)
     clock = load_arch(arch).clock_mhz
     arch.write_text(arch.read_text().replace(f"clock_mhz: {clock:g}", f"clock_mhz: {clock / 8:g}"))
     assert load_arch(arch).clock_mhz == clock / 8
-    second = run_sweep(load_sweep(path), out, workers=1, progress=False)
+    second = run_sweep(load_sweep(path), out, workers=1)
     totals = [t[t.layer == "TOTAL"].sort_values("eie.pes") for t in (first, second)]
     assert (totals[1]["latency_us"].to_numpy() > 7 * totals[0]["latency_us"].to_numpy()).all()
     assert read_results(out)["latency_us"].equals(second["latency_us"])  # CSV, with its sidecar
@@ -192,7 +230,7 @@ def test_analysis_scripts(results, tmp_path):
     speed = cnvlutin_speedup.main([str(results / "out" / "results.csv"), "--out", str(tmp_path)])
     assert len(speed) == 4 and (speed["speedup"] >= 1).all()
     run_sweep(load_sweep(_sweep_file(tmp_path, [results / "jp"], [1, 2, 4])),
-              tmp_path / "pes.parquet", workers=1, progress=False)
+              tmp_path / "pes.parquet", workers=1)
     scal = eie_scalability.main(["--pes", str(tmp_path / "pes.parquet"), "--out", str(tmp_path)])
     assert (scal[scal["eie.pes"] == 1]["speedup"] == 1).all()
     for stem in ("wp_vs_jp", "cnvlutin_speedup", "eie_scalability"):
