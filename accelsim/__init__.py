@@ -4,11 +4,34 @@ from .config import ArchConfig, load_arch
 from .errors import AccelsimError, ConfigError, TraceError
 from .macs import layer_macs
 from .synth import synthetic_trace
+from .train_config import TrainConfig
 from .trace import Layer, Trace, load_trace, save_trace
+
+# Public names whose modules import torch (or the simulator's Numba kernels): imported on
+# first use, so that `import accelsim` stays light and torch-free.
+_LAZY = {"train": "training", "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
+         "compare": "pipeline"}
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'accelsim' has no attribute {name!r}")
 
 
 def simulate(arch, trace, per_sample=False, progress=None):
-    """Simulate a trace on a machine config (objects or paths) -> pandas.DataFrame.
+    """Simulate a trace on a machine config -> pandas.DataFrame, one row per layer plus a
+    TOTAL row (per sample with per_sample=True; else the average over samples).
+
+    arch: an ArchConfig, a YAML path or a bundled name ("eie"); trace: a Trace or a trace
+    directory. Columns: model, variant, arch, machine, layer, kind, samples, densities,
+    macs_dense and macs_effective (exact), cycles_ideal/compute/memory_stall/total,
+    latency_us, utilization, DRAM bytes, energy_pj and its energy_<component>_pj parts.
+    Cycle and MAC counts are deterministic for a given trace and config.
+
+        table = accelsim.simulate("eie", accelsim.load_trace("traces/generated/alexnet-jp"))
+        print(table[table.layer == "TOTAL"][["cycles_total", "energy_pj"]])
 
     progress: None (silent) or a reporter progress(items, description) -> items, such as
     accelsim.progress.tqdm_progress. Imported lazily so that reading traces does not
@@ -43,7 +66,7 @@ def capture_trace(model, images, model_name="model", variant="dense", dataset=""
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccelsimError", "ArchConfig", "ConfigError", "Layer", "Trace", "TraceError",
-    "capture_trace", "layer_macs", "load_arch", "load_trace", "save_trace", "simulate",
-    "synthetic_trace",
+    "AccelsimError", "ArchConfig", "ConfigError", "Layer", "Trace", "TraceError", "TrainConfig",
+    "capture_trace", "compare", "layer_macs", "load_arch", "load_checkpoint", "load_trace",
+    "save_checkpoint", "save_trace", "simulate", "synthetic_trace", "train",
 ]

@@ -48,7 +48,8 @@ def checkpoint_metadata(result):
 
 
 def save_checkpoint(result, path):
-    """One .pt file (weights, masks, settings) plus `path.json` with the readable metadata."""
+    """Write a TrainResult as one .pt file (weights, masks, settings) plus `path.json` with
+    the readable metadata, both atomically (the .json first). Returns `path`."""
     path = Path(path)
     meta = checkpoint_metadata(result)
     model = result.model
@@ -67,7 +68,9 @@ def save_checkpoint(result, path):
 
 
 def load_checkpoint(path):
-    """(model with its masks installed, metadata dict)."""
+    """Read a checkpoint -> (model in eval mode with its weight and activation masks and
+    dropout rates installed, metadata dict). Only tensors and plain containers are read
+    (torch.load weights_only): a checkpoint cannot run code. Errors are AccelsimError."""
     path = Path(path)
     if not path.is_file():
         raise AccelsimError(f"checkpoint {path}: not found")

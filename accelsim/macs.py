@@ -116,7 +116,11 @@ def _effective_from_masks(layer, weight_mask, act_mask):
 
 
 def layer_macs(layer, threshold=0.0):
-    """Dense and effective MACs and non-zero counts, each mask built once."""
+    """A Layer's dense and effective MACs per inference and its non-zero counts -> LayerMacs.
+
+    Effective MACs count only products whose weight and input are both non-zero (|input|
+    > threshold), exactly, per sample and then averaged: not density x density, so the
+    correlation between surviving weights and active inputs is kept."""
     weight_mask = layer.weight_nonzero
     act_mask = nonzero_activations(layer.activations, threshold)
     return LayerMacs(

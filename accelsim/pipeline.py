@@ -134,6 +134,13 @@ def check_report_paths(out_dir):
 
 
 def compare(archs, traces, out_dir, progress=None):
+    """Every trace on every machine config -> (results table, summary, plot paths).
+
+    archs: configs, paths or bundled names; traces: Trace objects or trace directories.
+    Writes out_dir/results.csv and .parquet (one row per layer, sample average, and a
+    TOTAL row per trace and machine), summary.csv (speedup and energy saving over the
+    dense model and the dense machine) and plots/ (PNG and SVG), as `accelsim compare`.
+    """
     check_report_paths(out_dir)  # before any simulation
     table, archs, traces = simulate_all(archs, traces, progress=progress)
     summary, plots = report(table, out_dir, archs, traces)

@@ -163,7 +163,15 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
 
 def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=4,
                     dtype="float16", progress=None):
-    """Build a Trace from a NetworkSpec (or a mapping that validates as one).
+    """Build a Trace with chosen per-layer densities from a NetworkSpec or a mapping that
+    validates as one (the YAML of `accelsim synth --spec`; see traces/README.md).
+
+    pattern: where non-zeros fall ("uniform" or "clustered" with `cluster_size`); dtype:
+    the stored dtype (integer dtypes are quantized, keeping non-zeros non-zero). Seeded.
+
+        trace = accelsim.synthetic_trace({"model": "fc", "layers": [{
+            "name": "fc1", "kind": "linear", "in_features": 4096, "out_features": 4096,
+            "weight_density": 0.09, "activation_density": 0.35}]})
 
     progress: None (silent) or a reporter progress(items, description) -> items, such as
     accelsim.progress.tqdm_progress.

@@ -30,6 +30,11 @@ def _per_layer(help):
 
 @dataclass
 class TrainConfig:
+    """The settings of one training or pruning run: the zoo model, the method (a name in
+    accelsim.training.METHODS) and every knob, each with its default and valid range
+    (checked on construction: a bad value raises ConfigError naming the field).
+    `accelsim train --<field-name>` sets the same fields."""
+
     model: str
     method: str = "dense"
     epochs: Optional[int] = _option(

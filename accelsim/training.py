@@ -355,8 +355,19 @@ def default_epochs(model, method):
 
 
 def train(config, start_from=None, progress=None, tables=None):
-    """Train or prune a model; `start_from` is a checkpoint path (dense model to prune);
-    `tables`: its `sensitivity_tables`, when already measured; `progress`: see progress.py."""
+    """Train or prune a zoo model as `config` (a TrainConfig) says -> TrainResult.
+
+    start_from: the checkpoint of the trained model a pruning method starts from (dense
+    training starts from scratch). tables: that checkpoint's `sensitivity_tables`, when
+    already measured (shared by many runs). progress: None or a reporter
+    progress(items, description) -> items (accelsim.progress). The result holds the model
+    (masks attached), test and validation accuracy, the per-epoch history, the sensitivity
+    analysis and the wall time; `save_checkpoint(result, path)` writes it.
+
+        dense = accelsim.train(accelsim.TrainConfig(model="mlp3"))
+        accelsim.save_checkpoint(dense, "mlp3-dense.pt")
+        jp = accelsim.train(accelsim.TrainConfig(model="mlp3", method="jp"), "mlp3-dense.pt")
+    """
     method = training_method(config.method)
     if config.epochs is None:
         config = dataclasses.replace(config, epochs=default_epochs(config.model, config.method))
