@@ -86,14 +86,19 @@ def set_seed(seed):
     np.random.seed(seed)
 
 
+def _batches(images, size=1000):
+    return [images[start:start + size] for start in range(0, len(images), size)]
+
+
 @torch.no_grad()
-def evaluate(model, images, labels, batch_size=1000):
+def _accuracy(model, batches, labels):
     model.eval()
-    correct = 0
-    for start in range(0, len(labels), batch_size):
-        logits = model(images[start:start + batch_size])
-        correct += int((logits.argmax(1) == labels[start:start + batch_size]).sum())
-    return correct / max(1, len(labels))
+    predicted = torch.cat([model(batch).argmax(1) for batch in batches]) if batches else labels
+    return int((predicted == labels).sum()) / max(1, len(labels))
+
+
+def evaluate(model, images, labels):
+    return _accuracy(model, _batches(images), labels)
 
 
 def _l1_penalty(model):
@@ -152,14 +157,33 @@ def layer_shares(model, shape):
     return {name: value / largest for name, value in macs.items()}
 
 
+def _split_at(model, name):
+    """(the layers before `name`, the rest) when `name` is a direct child of a Sequential."""
+    if not isinstance(model, nn.Sequential) or name not in model._modules:
+        return None
+    index = list(model._modules).index(name)
+    return model[:index], model[index:]
+
+
+@torch.no_grad()
 def _sensitivity(model, data, names, apply, restore, grid, description, progress):
     """{layer: {setting: validation accuracy}} changing one layer at a time."""
+    images, labels = data["validation"]
     table = {}
     for name in (progress or no_progress)(names, description):
+        # While one layer is varied, the layers before it compute the same thing: their
+        # output is computed once, and each setting runs only the rest of the network on
+        # it. Same batches, same operations: the same accuracies to the last bit.
+        split = _split_at(model, name)
+        if split:
+            split[0].eval()
+            run, batches = split[1], [split[0](batch) for batch in _batches(images)]
+        else:
+            run, batches = model, _batches(images)
         table[name] = {}
         for setting in grid:
             apply(name, setting)
-            table[name][setting] = evaluate(model, *data["validation"])
+            table[name][setting] = _accuracy(run, batches, labels)
             restore(name)
     return table
 

@@ -171,3 +171,17 @@ def test_bad_training_input_is_a_clean_error(tmp_path, capsys):
     assert main(["trace", "--checkpoint", str(tmp_path / "junk.pt"), "--out",
                  str(tmp_path / "t")]) == 2
     assert "not a readable accelsim checkpoint" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["mlp3", "lenet4"])
+def test_sensitivity_from_cached_prefixes_equals_full_passes(model, tmp_path, monkeypatch):
+    from accelsim import training
+
+    config = TrainConfig(model=model, method="jp", limit=LIMIT, validation=400, epochs=1)
+    dense = tmp_path / "dense.pt"
+    save_checkpoint(train(TrainConfig(model=model, limit=LIMIT, validation=400, epochs=1)), dense)
+    cached = training.sensitivity_tables(config, dense)
+    monkeypatch.setattr(training, "_split_at", lambda model, name: None)
+    assert cached == training.sensitivity_tables(config, dense)
+    assert any(a < cached["weight"]["baseline"] for table in cached["weight"]["accuracy"].values()
+               for a in table.values())
