@@ -80,11 +80,20 @@ def check_distinct(what, sources, keys):
         seen[key] = source
 
 
+def _label(source, index):
+    """How an input is named in messages: its path, never an object's repr (a Trace's holds
+    its arrays)."""
+    if isinstance(source, (str, Path)):
+        return str(source)
+    path = getattr(source, "path", None)
+    return str(path) if path else f"#{index + 1} ({type(source).__name__})"
+
+
 def load_archs(archs):
     """Machine configs (objects, paths or bundled names) loaded and checked for distinct names."""
     from .config import load_arch
 
-    sources = list(archs)
+    sources = [_label(a, i) for i, a in enumerate(archs)]
     archs = [a if not isinstance(a, (str, Path)) else load_arch(a) for a in archs]
     check_distinct("arch configs", sources, [f"named '{arch.name}'" for arch in archs])
     return archs
@@ -97,7 +106,7 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
     from .trace import load_trace
 
     archs = load_archs(archs)
-    sources = list(traces)
+    sources = [_label(t, i) for i, t in enumerate(traces)]
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
     check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])
     tables = [simulate(arch, trace, per_sample=per_sample, progress=progress)

@@ -51,3 +51,13 @@ def test_bad_results_suffix_is_a_clean_error(tmp_path, small_trace, capsys):
     assert main(["simulate", "--arch", str(ROOT / "arch_configs" / "eie.yaml"), "--trace",
                  str(tmp_path / "t"), "--out", str(tmp_path / "r.xlsx")]) == 2
     assert "suffix must be one of .csv, .parquet" in capsys.readouterr().err
+
+
+def test_two_traces_of_one_model_and_variant_are_named_by_path(tmp_path, small_trace, capsys):
+    save_trace(small_trace, tmp_path / "a")
+    save_trace(small_trace, tmp_path / "b")
+    assert main(["simulate", "--arch", "eie", "--trace", str(tmp_path / "a"), "--trace",
+                 str(tmp_path / "b"), "--out", str(tmp_path / "r.csv")]) == 2
+    err = capsys.readouterr().err
+    assert str(tmp_path / "a") in err and str(tmp_path / "b") in err
+    assert len(err.splitlines()) == 1 and len(err) < 400 and "array" not in err
