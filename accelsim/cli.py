@@ -185,14 +185,14 @@ def _add_train_options(parser):
 
 def _train_config(args):
     """TrainConfig from the options given; the ones not given keep the field's default."""
-    from .train_config import TrainConfig, options
+    from .train_config import TrainConfig, field_kind, options
 
     given = {}
     for field in options():
         value = getattr(args, field.name)
         if value is not None:
             given[field.name] = (_layer_values(value, _option_name(field))
-                                 if field.metadata.get("per_layer") else value)
+                                 if field_kind(field) is dict else value)
     return TrainConfig(model=args.model, method=args.method, **given)
 
 

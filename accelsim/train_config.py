@@ -13,9 +13,12 @@ from typing import Optional
 from .errors import ConfigError
 
 
-def _option(default, help, valid=None, **extra):
-    """A field with its help; `valid`: (predicate, what a valid value is) or None."""
-    return field(default=default, metadata={"help": help, "valid": valid, **extra})
+def _option(default, help, valid=None, choices=None):
+    """A field with its help; `valid`: (predicate, what a valid value is) or None;
+    `choices`: the valid values, when they are a list (the CLI offers them too)."""
+    if choices is not None:
+        valid = (lambda v: v in choices, " or ".join(choices))
+    return field(default=default, metadata={"help": help, "valid": valid, "choices": choices})
 
 
 AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
@@ -25,7 +28,7 @@ FRACTION = (lambda v: 0 < v <= 1, "in (0, 1]")
 
 
 def _per_layer(help):
-    return field(default_factory=dict, metadata={"help": help, "per_layer": True})
+    return field(default_factory=dict, metadata={"help": help})
 
 
 @dataclass
@@ -80,8 +83,7 @@ class TrainConfig:
     dropout: Optional[float] = _option(None, "C_d, the dropout before masked layers "
                                        "(default: the model's own)", (lambda v: 0 <= v < 1, "in [0, 1)"))
     inference: str = _option("topk", "jp winners at inference: exact top-k or predicted "
-                             "threshold", (lambda v: v in ("topk", "threshold"), "topk or threshold"),
-                             choices=("topk", "threshold"))
+                             "threshold", choices=("topk", "threshold"))
     epsilon: float = _option(0.25, "down-sampling rate of the threshold prediction", FRACTION)
 
     def __post_init__(self):
