@@ -120,17 +120,26 @@ def _digest(*parts):
 
 
 def point_configs(model, methods, quick=False):
-    """(dense TrainConfig, [(method, budget, TrainConfig)]) of the study."""
-    base = QUICK if quick else {}
+    """(dense TrainConfig, [(method, budget, TrainConfig)]) of the study.
+
+    The epochs are resolved here, not left to `train`: a point's files are named by the
+    hash of its config, so when a default changes (a model's epochs for a method), the
+    name must change with it, or the point trained with the old default is reused.
+    """
+    from .training import default_epochs
+
+    def config(method, **settings):
+        base = {"epochs": default_epochs(model, method), **(QUICK if quick else {})}
+        return TrainConfig(model=model, method=method, **base, **settings)
+
     points = []
     for method in methods:
         ladder = LADDERS[method]
         budgets = dict.fromkeys((ladder.budgets[0], ladder.budgets[-1])) if quick \
             else ladder.budgets
-        points += [(method, budget, TrainConfig(model=model, method=method, **base,
-                                                **ladder.settings(budget)))
+        points += [(method, budget, config(method, **ladder.settings(budget)))
                    for budget in budgets]
-    return TrainConfig(model=model, method="dense", **base), points
+    return config("dense"), points
 
 
 def _stem(method, budget, config, dense_hash):

@@ -2,9 +2,11 @@
 
     python benchmarks/bench_training.py [--models mlp3,lenet4] [--methods dense,wp,jp]
                                         [--threads N] [--limit N] [--epochs N]
+                                        [--dense CHECKPOINT]
 
 Per model: dense training from scratch, then each pruning method from that dense
-checkpoint, with the defaults of `accelsim train` unless --limit/--epochs shorten them.
+checkpoint (or from --dense, given one model), with the defaults of `accelsim train`
+unless --limit/--epochs shorten them.
 Prints the wall time, its sensitivity-analysis part, and the test accuracy of each.
 """
 
@@ -25,15 +27,20 @@ def main():
     parser.add_argument("--threads", type=int, help="torch threads (default: the cores given)")
     parser.add_argument("--limit", type=int, help="images per split (default: all)")
     parser.add_argument("--epochs", type=int, help="epochs of every method (default: its own)")
+    parser.add_argument("--dense", type=Path, help="start the pruning methods from this dense "
+                        "checkpoint instead of training one (one model only)")
     args = parser.parse_args()
+    if args.dense and "," in args.models:
+        parser.error("--dense takes one model in --models")
     print(f"torch threads: {cap_torch_threads(args.threads)}")
     print(f"{'model':<8}{'method':<12}{'wall s':>9}{'sensitivity s':>15}{'test acc %':>12}")
     workdir = Path(tempfile.mkdtemp(prefix="accelsim-bench-training-"))
     shorten = {key: value for key, value in (("limit", args.limit), ("epochs", args.epochs))
                if value is not None}
     for model in args.models.split(","):
-        dense = workdir / f"{model}-dense.pt"
-        for method in ["dense"] + [m for m in args.methods.split(",") if m != "dense"]:
+        dense = args.dense or workdir / f"{model}-dense.pt"
+        first = [] if args.dense else ["dense"]
+        for method in first + [m for m in args.methods.split(",") if m != "dense"]:
             config = TrainConfig(model=model, method=method, **shorten)
             started = time.perf_counter()
             if method == "dense":

@@ -118,3 +118,60 @@ def test_kill_at_random_points_then_rerun(command, alexnet, tmp_path):
         assert path.exists()
         check(path)
     assert leftovers(tmp_path) == []
+
+
+def children(pid):
+    """The pids whose parent is `pid`."""
+    found = []
+    for status in Path("/proc").glob("[0-9]*/status"):
+        try:
+            fields = dict(line.split(":\t", 1) for line in status.read_text().splitlines()
+                          if ":\t" in line)
+        except OSError:  # the process ended while we looked
+            continue
+        if fields.get("PPid", "").strip() == str(pid):
+            found.append(int(status.parent.name))
+    return found
+
+
+def running(pid):
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state not in ("Z", "X")  # an orphan's zombie waits for PID 1, which may not reap
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads /proc (Linux)")
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["TERM", "KILL"])
+def test_killed_sweep_takes_its_workers_along(signum, tmp_path):
+    """Workers busy with long points end with the sweep (and pareto, the same pool) that
+    started them, instead of running on for minutes as orphans."""
+    trace = tmp_path / "vgg16"
+    subprocess.run(accelsim_command("synth", "--preset", "vgg16-scnn", "--out", trace),
+                   check=True, capture_output=True)
+    sweep = tmp_path / "sweep.yaml"  # 8 points of seconds each: work left when it is killed
+    sweep.write_text(f"arch: {ROOT / 'arch_configs' / 'scnn.yaml'}\ntraces: [{trace}]\n"
+                     "grid: {memory.dram_latency_ns: [100, 101, 102, 103, 104, 105, 106, 107]}\n")
+    process = subprocess.Popen(accelsim_command("sweep", sweep, "--out", tmp_path / "s.parquet",
+                                                "--workers", "2"),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    workers = []
+    while len(workers) < 2 and process.poll() is None and time.monotonic() < deadline:
+        workers = [pid for pid in children(process.pid)
+                   if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        time.sleep(0.05)
+    assert len(workers) == 2, "the sweep never started its 2 workers"
+    time.sleep(2)  # into their first points
+    everyone = children(process.pid)
+    process.send_signal(signum)
+    process.wait()
+    deadline = time.monotonic() + 10
+    while any(map(running, everyone)) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in everyone if running(pid)]
+    for pid in left:  # do not leave them to the next test
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"{len(left)} worker(s) still running after the sweep was killed"
+    assert not list(tmp_path.glob("s.parquet.parts/*.parquet")), "points finished: too short"

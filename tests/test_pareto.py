@@ -85,6 +85,27 @@ def test_quick_study_resumes_and_redoes_points_whose_dense_model_changed(tmp_pat
     assert len(run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs).computed) == 3
 
 
+def test_a_changed_default_renames_the_points_it_changes(monkeypatch):
+    """A point's files are named by its config: a method's default epochs must be in it,
+    or a point trained with the old default would be reused as current."""
+    from accelsim import models
+    from accelsim.pareto import _stem
+
+    def stems():
+        dense, points = pareto.point_configs("lenet4", ["wp", "jp"])
+        assert dense.epochs is not None and all(c.epochs is not None for _, _, c in points)
+        return {(method, budget): _stem(method, budget, config, "dense-sha")
+                for method, budget, config in points + [("dense", None, dense)]}
+
+    before = stems()
+    lenet4 = models.ZOO["lenet4"]
+    monkeypatch.setitem(models.ZOO, "lenet4", models.ZooModel(
+        lenet4.build, lenet4.input_shape, lenet4.dataset, {**lenet4.epochs, "jp": 99}))
+    after = stems()
+    changed = {key[0] for key in before if before[key] != after[key]}
+    assert changed == {"jp"}
+
+
 def test_pareto_errors_are_one_line(tmp_path, capsys):
     assert main(["pareto", "--model", "mlp3", "--methods", "wp,bogus", "--out", str(tmp_path)]) == 2
     assert "bogus" in capsys.readouterr().err
