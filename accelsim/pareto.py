@@ -37,7 +37,6 @@ each worker with cores // workers torch threads (1 on Dask); one local worker ru
 points in the calling process.
 """
 
-import dataclasses
 import hashlib
 import io
 import json
@@ -56,7 +55,7 @@ from .errors import AccelsimError
 from .files import atomic_file, sha256_of_file
 from .pipeline import QUICK, load_archs
 from .progress import Counted, no_progress
-from .train_config import TrainConfig
+from .train_config import TrainConfig, training_key
 
 # Training (and so torch) is imported in the functions that train: after the machine
 # configs are checked, so that a bad --arch fails at once, not after torch has loaded.
@@ -126,11 +125,11 @@ def point_configs(model, methods, quick=False):
     hash of its config, so when a default changes (a model's epochs for a method), the
     name must change with it, or the point trained with the old default is reused.
     """
-    from .training import default_epochs
+    from .training import resolved
 
     def config(method, **settings):
-        base = {"epochs": default_epochs(model, method), **(QUICK if quick else {})}
-        return TrainConfig(model=model, method=method, **base, **settings)
+        return resolved(TrainConfig(model=model, method=method, **(QUICK if quick else {}),
+                                    **settings))
 
     points = []
     for method in methods:
@@ -145,7 +144,7 @@ def point_configs(model, methods, quick=False):
 def _stem(method, budget, config, dense_hash):
     """A point's file name: readable, then the hash of its training inputs."""
     name = f"{config.model}-{method}" + (f"-{budget:g}" if budget is not None else "")
-    return f"{name}-{_digest(dataclasses.asdict(config), dense_hash)}"
+    return f"{name}-{training_key(config, dense_hash)}"
 
 
 def _job(out, method, budget, config, dense, dense_hash, archs, row_inputs, threads):

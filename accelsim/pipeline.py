@@ -185,31 +185,36 @@ def plot_results(results_path, out_dir):
 
 def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, quick=False,
              log=print, progress=None):
-    """Train (once; checkpoints are cached under out_dir) dense, WP and JP models on MNIST,
-    trace them, simulate every trace on every machine and write the report. `quick`: a
-    smoke run on 400 images, one epoch per phase (its checkpoints cached apart)."""
+    """Train dense, WP and JP models on MNIST, trace them, simulate every trace on every
+    machine and write the report. `quick`: a smoke run on 400 images, one epoch per phase.
+
+    Checkpoints are cached under out_dir/checkpoints, named by a hash of their training
+    config and of the checkpoint they start from (`training_key`): a rerun reuses them
+    while the settings are the same, and trains again what a changed default or a
+    retrained dense model makes stale."""
     # Before minutes of training: every machine config loads, and the report can be written.
     archs = load_archs(archs)
     check_report_paths(out_dir)
     from .checkpoint import save_checkpoint
-    from .train_config import TrainConfig
-    from .training import train
+    from .files import sha256_of_file
+    from .train_config import TrainConfig, training_key
+    from .training import resolved, train
 
     out_dir = Path(out_dir)
-
-    def checkpoint_of(model, method):  # a quick run's are not a full run's
-        return out_dir / "checkpoints" / f"{model}-{method}{'-quick' if quick else ''}.pt"
-
     traces = []
     for model in models:
+        dense = None
         for method, settings in DEMO_METHODS.items():
-            checkpoint = checkpoint_of(model, method)
+            config = resolved(TrainConfig(model=model, method=method, **settings,
+                                          **(QUICK if quick else {})))
+            start_from = None if method == "dense" else dense
+            key = training_key(config, start_from and sha256_of_file(start_from))
+            checkpoint = out_dir / "checkpoints" / f"{model}-{method}-{key}.pt"
+            if method == "dense":
+                dense = checkpoint
             if retrain or not checkpoint.exists():
                 log(f"training {model} {method} ...")
-                result = train(TrainConfig(model=model, method=method, **settings,
-                                           **(QUICK if quick else {})),
-                               start_from=None if method == "dense"
-                               else checkpoint_of(model, "dense"), progress=progress)
+                result = train(config, start_from=start_from, progress=progress)
                 save_checkpoint(result, checkpoint)
                 log(f"  test accuracy {100 * result.test_accuracy:.2f} % ({result.seconds:.0f} s)")
             else:

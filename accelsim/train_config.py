@@ -5,6 +5,9 @@ field from them (`--weight-tolerance` for `weight_tolerance`), so the CLI and th
 library cannot disagree, and the CLI builds its parser without importing torch.
 """
 
+import dataclasses
+import hashlib
+import json
 import math
 import typing
 from dataclasses import dataclass, field, fields
@@ -120,3 +123,12 @@ def _check(config):
         if not ok:
             raise ConfigError(f"training setting {field_.name} = {value!r:.60} is invalid: "
                               f"must be {what}")
+
+
+def training_key(config, start_from_sha256=None):
+    """16 hex digits naming a training run by all it depends on: every field of `config`
+    (its defaults resolved: `accelsim.training.resolved`) and the sha256 of the checkpoint
+    it starts from. Cached checkpoints are named by it (demo, pareto), so a changed setting
+    or a retrained starting point is never served from an old file."""
+    text = json.dumps([dataclasses.asdict(config), start_from_sha256], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -378,6 +378,14 @@ def default_epochs(model, method):
     return zoo_model(model).epochs.get(method, training_method(method).epochs)
 
 
+def resolved(config):
+    """`config` with the defaults that depend on its model and method filled in: what
+    `train` runs, and what a cached checkpoint's name must be computed from."""
+    if config.epochs is None:
+        config = dataclasses.replace(config, epochs=default_epochs(config.model, config.method))
+    return config
+
+
 def train(config, start_from=None, progress=None, tables=None):
     """Train or prune a zoo model as `config` (a TrainConfig) says -> TrainResult.
 
@@ -393,8 +401,7 @@ def train(config, start_from=None, progress=None, tables=None):
         jp = accelsim.train(accelsim.TrainConfig(model="mlp3", method="jp"), "mlp3-dense.pt")
     """
     method = training_method(config.method)
-    if config.epochs is None:
-        config = dataclasses.replace(config, epochs=default_epochs(config.model, config.method))
+    config = resolved(config)
     started = time.time()
     set_seed(config.seed)
     if start_from is not None:

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from accelsim.cli import main
+from accelsim.config import BUNDLED_CONFIGS
 from accelsim.data import DataError, load_dataset
 from accelsim.models import maskable_layers
 from accelsim.pipeline import trace_from_checkpoint
@@ -185,3 +186,22 @@ def test_sensitivity_from_cached_prefixes_equals_full_passes(model, tmp_path, mo
     assert cached == training.sensitivity_tables(config, dense)
     assert any(a < cached["weight"]["baseline"] for table in cached["weight"]["accuracy"].values()
                for a in table.values())
+
+
+def test_demo_reuses_a_checkpoint_only_while_its_inputs_are_the_same(tmp_path, monkeypatch):
+    from accelsim import pipeline
+    logs = []
+
+    def trained():
+        logs.clear()
+        pipeline.run_demo(tmp_path / "demo", [str(BUNDLED_CONFIGS / "dense.yaml")], samples=2,
+                          quick=True, log=logs.append)
+        return [line.split()[2] for line in logs if line.startswith("training ")]
+
+    assert trained() == ["dense", "wp", "jp"]
+    assert trained() == []
+    monkeypatch.setitem(pipeline.DEMO_METHODS, "wp", {"weight_budget": 0.2})
+    assert trained() == ["wp"]
+    # A dense model trained differently makes every checkpoint that starts from it stale.
+    monkeypatch.setattr(pipeline, "QUICK", {**pipeline.QUICK, "seed": 1})
+    assert trained() == ["dense", "wp", "jp"]
