@@ -498,10 +498,11 @@ accelsim demo --models mlp3,lenet4 --samples 16 --out results/demo-lenet
     demo.add_argument("--arch", action="append",
                       help="machine config YAML or bundled config name (repeatable; default "
                            f"{', '.join(DEFAULT_ARCHS)})")
-    demo.add_argument("--retrain", action="store_true", help="ignore cached checkpoints")
+    demo.add_argument("--retrain", action="store_true",
+                      help="train again even where OUT/checkpoints holds a checkpoint of the "
+                           "same settings (one whose settings changed is retrained anyway)")
     demo.add_argument("--quick", action="store_true",
-                      help="smoke run: 400 images, one epoch per phase (checkpoints cached "
-                           "apart), 8 test images per trace")
+                      help="smoke run: 400 images, one epoch per phase, 8 test images per trace")
     demo.set_defaults(run=cmd_demo)
 
     compare = _add_command(
