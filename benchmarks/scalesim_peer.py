@@ -11,7 +11,8 @@ and layout files, runs it, and reads "Total Cycles" from COMPUTE_REPORT.csv.
 The same layer (a synthetic trace) is simulated on arch_configs/systolic.yaml.
 The table (layer, dataflow, both cycle counts, both wall times and their
 ratio) goes to --out; tests/test_systolic.py compares accelsim against it in
-CI, and `pytest -m peers` reruns SCALE-Sim live. SCALE-Sim is slow: the
+CI, and the `peers` test reruns SCALE-Sim live on three small layers (CI runs it;
+`pytest -m "not peers"` leaves it out offline). SCALE-Sim is slow: the
 AlexNet layers take minutes. Prints figures; never fails on a slow machine.
 """
 
