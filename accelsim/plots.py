@@ -57,6 +57,13 @@ def _variants(table):
     return list(dict.fromkeys(table["variant"]))
 
 
+def _one_model(rows):
+    models = list(dict.fromkeys(rows["model"]))
+    if len(models) > 1:
+        raise ValueError(f"a per-layer figure shows one model; this table has {models}")
+    return rows
+
+
 def _layer_order(rows):
     return list(dict.fromkeys(rows["layer"]))
 
@@ -72,8 +79,8 @@ def _grouped_axes_labels(ax, layer_names, ylabel, title):
 
 
 def energy_breakdown(table, arch):
-    """Stacked energy per component, one group per layer, one bar per variant."""
-    rows = _layers(table[table["arch"] == arch])
+    """Stacked energy per component, one group per layer, one bar per variant (one model)."""
+    rows = _one_model(_layers(table[table["arch"] == arch]))
     components = [c[len("energy_"):-len("_pj")] for c in rows.columns
                   if c.startswith("energy_") and c.endswith("_pj") and c != "energy_pj"
                   and rows[c].fillna(0).sum() > 0]
@@ -93,7 +100,8 @@ def energy_breakdown(table, arch):
                    label=component if v == 0 else None)
             bottom += values
     _grouped_axes_labels(ax, layer_names, "energy per inference (µJ)",
-                         f"Energy breakdown on {arch} (bars: {', '.join(variants)})")
+                         f"{rows['model'].iloc[0]}: energy breakdown on {arch} "
+                         f"(bars: {', '.join(variants)})")
     handles, labels = ax.get_legend_handles_labels()
     handles += [Rectangle((0, 0), 1, 1, facecolor="white", edgecolor="black",
                               hatch=VARIANT_HATCHES.get(v, "")) for v in variants]
@@ -103,7 +111,8 @@ def energy_breakdown(table, arch):
 
 
 def cycles_per_layer(table, arch):
-    rows = _layers(table[table["arch"] == arch])
+    """Cycles per layer, one bar per variant (one model)."""
+    rows = _one_model(_layers(table[table["arch"] == arch]))
     layer_names, variants = _layer_order(rows), _variants(rows)
     width = 0.8 / len(variants)
     fig = Figure(figsize=(max(5, 0.9 * len(layer_names) * len(variants) ** 0.5), 3.2))
@@ -116,7 +125,7 @@ def cycles_per_layer(table, arch):
         clock = (part["cycles_total"] / part["latency_us"]).dropna()
     ax.set_yscale("log")
     _grouped_axes_labels(ax, layer_names, "cycles per inference (log)",
-                         f"Cycles per layer on {arch}")
+                         f"{rows['model'].iloc[0]}: cycles per layer on {arch}")
     if clock is not None and len(clock):
         mhz = float(clock.iloc[0])
         secondary = ax.secondary_yaxis("right", functions=(lambda c: c / mhz, lambda u: u * mhz))
@@ -149,7 +158,7 @@ def speedup_and_saving(table):
 
 def machine_efficiency(table):
     """The per-layer fractions each machine in the table names in its registry entry
-    (EIE's load efficiency, Cnvlutin's lane utilization, ...), per variant."""
+    (EIE's load efficiency, Cnvlutin's lane utilization, ...), per variant (one model)."""
     from .machines import MACHINES
 
     panels = [(machine, column, label)
@@ -160,7 +169,7 @@ def machine_efficiency(table):
     fig = Figure(figsize=(7, 2.8 * len(panels)))
     axes = fig.subplots(len(panels), 1, squeeze=False)
     for ax, (machine, column, label) in zip(axes[:, 0], panels):
-        rows = _layers(table[table["machine"] == machine])
+        rows = _one_model(_layers(table[table["machine"] == machine]))
         rows = rows[rows["arch"] == rows["arch"].iloc[0]]
         layer_names, variants = _layer_order(rows), _variants(rows)
         width = 0.8 / len(variants)
@@ -169,22 +178,32 @@ def machine_efficiency(table):
             x = np.arange(len(layer_names)) - 0.4 + width * (v + 0.5)
             ax.bar(x, part[column], width, color=variant_color(variant), label=variant)
         ax.set_ylim(0, 1.05)
-        _grouped_axes_labels(ax, layer_names, "fraction", f"{label} ({rows['arch'].iloc[0]})")
+        _grouped_axes_labels(ax, layer_names, "fraction",
+                             f"{label} ({rows['model'].iloc[0]} on {rows['arch'].iloc[0]})")
         ax.legend(fontsize=7, frameon=False)
     fig.tight_layout()
     return fig
 
 
 def all_figures(table):
-    """{file stem: Figure} for everything a results table can show."""
+    """{file stem: Figure} for everything a results table can show.
+
+    Per-layer figures show one model each (two models' layers share names like fc1 and
+    differ in scale by orders of magnitude): with several models in the table, their
+    stems end in _<model>.
+    """
     figures = {}
-    for arch in dict.fromkeys(table["arch"]):
-        figures[f"energy_breakdown_{arch}"] = energy_breakdown(table, arch)
-        figures[f"cycles_{arch}"] = cycles_per_layer(table, arch)
+    models = list(dict.fromkeys(table["model"]))
+    for model in models:
+        rows = table[table["model"] == model]
+        suffix = f"_{model}" if len(models) > 1 else ""
+        for arch in dict.fromkeys(rows["arch"]):
+            figures[f"energy_breakdown_{arch}{suffix}"] = energy_breakdown(rows, arch)
+            figures[f"cycles_{arch}{suffix}"] = cycles_per_layer(rows, arch)
+        efficiency = machine_efficiency(rows)
+        if efficiency is not None:
+            figures[f"machine_efficiency{suffix}"] = efficiency
     figures["speedup_energy_saving"] = speedup_and_saving(table)
-    efficiency = machine_efficiency(table)
-    if efficiency is not None:
-        figures["machine_efficiency"] = efficiency
     return figures
 
 

@@ -109,6 +109,24 @@ def test_figures_have_the_right_bars_and_series(results):
         "Cnvlutin lane utilization", "EIE load efficiency"]
 
 
+def test_two_models_with_the_same_variants_get_a_figure_each(results, tmp_path):
+    """Layers of two models share names (fc1) and not scale: per-layer figures are per
+    model, named by it; the summary figure has both."""
+    from accelsim.plots import all_figures
+    table = pd.read_parquet(results / "out" / "results.parquet")
+    other = table.assign(model="other", energy_pj=table["energy_pj"] * 7)
+    figures = all_figures(pd.concat([table, other], ignore_index=True))
+    assert {"energy_breakdown_eie_tiny", "energy_breakdown_eie_other", "cycles_dense_other",
+            "machine_efficiency_tiny", "machine_efficiency_other",
+            "speedup_energy_saving"} <= set(figures)
+    assert not any(stem.endswith("_eie") for stem in figures)
+    assert figures["energy_breakdown_eie_other"].axes[0].get_title().startswith("other:")
+    summary_axes = figures["speedup_energy_saving"].axes[0]
+    assert all(len(c.patches) == 6 for c in _bar_containers(summary_axes))  # 2 models x 3
+    with pytest.raises(ValueError, match="one model"):
+        energy_breakdown(pd.concat([table, other]), "eie")
+
+
 def test_plots_leave_matplotlib_global_state_alone(results, tmp_path):
     # In a fresh process: the backend is still unchosen and rcParams unchanged after importing
     # accelsim.plots and making and saving every figure. Read raw: reading rcParams["backend"]
