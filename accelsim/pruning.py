@@ -24,8 +24,9 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from .models import maskable_layers
+from .train_config import JP_INFERENCE_MODES
 
-ACTIVATION_MODES = ("topk", "threshold", "static")
+ACTIVATION_MODES = JP_INFERENCE_MODES + ("static",)
 
 
 class WeightMask(nn.Module):

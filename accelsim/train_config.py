@@ -24,6 +24,9 @@ def _option(default, help, valid=None, choices=None):
     return field(default=default, metadata={"help": help, "valid": valid, "choices": choices})
 
 
+# How jp picks its winners at inference; accelsim.pruning adds static-act's "static".
+JP_INFERENCE_MODES = ("topk", "threshold")
+
 AT_LEAST_1 = (lambda v: v >= 1, ">= 1")
 POSITIVE = (lambda v: v > 0, "> 0")
 NON_NEGATIVE = (lambda v: v >= 0, ">= 0")
@@ -86,7 +89,7 @@ class TrainConfig:
     dropout: Optional[float] = _option(None, "C_d, the dropout before masked layers "
                                        "(default: the model's own)", (lambda v: 0 <= v < 1, "in [0, 1)"))
     inference: str = _option("topk", "jp winners at inference: exact top-k or predicted "
-                             "threshold", choices=("topk", "threshold"))
+                             "threshold", choices=JP_INFERENCE_MODES)
     epsilon: float = _option(0.25, "down-sampling rate of the threshold prediction", FRACTION)
 
     def __post_init__(self):
