@@ -38,7 +38,6 @@ points in the calling process.
 """
 
 import hashlib
-import io
 import json
 import math
 import sys
@@ -52,9 +51,11 @@ import pandas as pd
 
 from .config import arch_path, bundled_configs
 from .errors import AccelsimError
-from .files import atomic_file, sha256_of_file
+from .inputs import load_json
+from .files import sha256_of_file
 from .pipeline import QUICK, load_archs
 from .progress import Counted, no_progress
+from .results import provenance, read_part, write_part, write_results
 from .train_config import TrainConfig, training_key
 
 # Training (and so torch) is imported in the functions that train: after the machine
@@ -156,6 +157,20 @@ def _job(out, method, budget, config, dense, dense_hash, archs, row_inputs, thre
                     [str(a) for a in archs], row_inputs["samples"], threads)
 
 
+def _checkpoint_figures(path):
+    """test_accuracy and train_seconds from a checkpoint's readable metadata, checked."""
+    where = f"checkpoint metadata {path}: "
+    meta = load_json(path, where)
+    bounds = {"test_accuracy": (0, 1), "train_seconds": (0, math.inf)}  # finite, too
+    for key, (low, high) in bounds.items():
+        value = meta.get(key) if isinstance(meta, dict) else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not (low <= value <= high and math.isfinite(value)):
+            raise AccelsimError(f"{where}{key} = {value!r:.40} must be a number in "
+                                f"[{low}, {high}]; delete the checkpoint to retrain that point")
+    return meta
+
+
 def run_point(job, progress=None):
     """Worker: train the point (unless its checkpoint exists), trace it, simulate the trace
     on every machine; returns its row."""
@@ -170,7 +185,7 @@ def run_point(job, progress=None):
     if not job.checkpoint.exists():
         save_checkpoint(train(job.config, start_from=job.start_from, progress=progress,
                               tables=job.tables), job.checkpoint)
-    meta = json.loads(Path(f"{job.checkpoint}.json").read_text())
+    meta = _checkpoint_figures(Path(f"{job.checkpoint}.json"))
     trace = trace_from_checkpoint(job.checkpoint, job.samples, job.trace, overwrite=True)
     totals = summary_totals(trace_summary(trace))
     activation = totals["output_activation_density"]
@@ -190,13 +205,6 @@ def run_point(job, progress=None):
     return row
 
 
-def _write_row(row, path):
-    buffer = io.BytesIO()
-    pd.DataFrame([row]).to_parquet(buffer, index=False)
-    with atomic_file(path) as handle:
-        handle.write(buffer.getvalue())
-
-
 def _run_jobs(jobs, scheduler, workers, progress, description):
     """Run `jobs`, writing each row as it arrives; a failure is reported once all are done."""
     from .sweep import dask_client, local_executor
@@ -205,7 +213,7 @@ def _run_jobs(jobs, scheduler, workers, progress, description):
 
     def record(job, result):
         try:
-            _write_row(result(), job.row)
+            write_part(pd.DataFrame([result()]), job.row)
         except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
             failures.append(f"{job.name}: {str(exc).splitlines()[0] if str(exc) else repr(exc)}")
 
@@ -237,11 +245,21 @@ def _run_jobs(jobs, scheduler, workers, progress, description):
                             f"rerun to retry): {failures[0]}")
 
 
+def _read_row(job, figures):
+    """A finished point's row, checked to be that point's."""
+    row = read_part(job.row, ["model", "method", "budget"], figures)
+    budget = pd.to_numeric(row["budget"], errors="coerce").iloc[0]
+    expected = np.isnan(budget) if job.budget is None else budget == job.budget
+    if len(row) != 1 or row["model"].iloc[0] != job.config.model \
+            or row["method"].iloc[0] != job.method or not expected:
+        raise AccelsimError(f"results file {job.row}: is not the row of {job.name}; delete it "
+                            "and rerun to recompute that point")
+    return row
+
+
 def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=None,
                samples=64, quick=False, progress=None):
     """Train, trace and simulate the missing points; write and return the tables and plots."""
-    from .results import provenance, write_results
-
     unknown = [m for m in methods if m not in LADDERS]
     if unknown or not methods:
         raise AccelsimError(f"methods {','.join(methods)!r}: each must be one of "
@@ -287,7 +305,10 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
                   f"pareto ({len(jobs) - len(todo)} of {len(jobs)} points reused)")
     computed = [job.name for job in todo]
 
-    table = pd.concat([pd.read_parquet(job.row) for job in jobs], ignore_index=True)
+    figures = ["accuracy_percent", "weight_percent", "activation_percent", "mac_percent",
+               *(f"{kind}_{name}" for name in names for kind in ("cycles", "latency_us",
+                                                                 "energy_uj"))]
+    table = pd.concat([_read_row(job, figures) for job in jobs], ignore_index=True)
     meta = provenance(configs, [], " ".join(sys.argv))
     meta.update(ladders={m: {"knob": LADDERS[m].knob, "budgets": list(LADDERS[m].budgets)}
                          for m in methods},

@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from .errors import AccelsimError
@@ -119,7 +120,7 @@ def read_results(path, required=()):
     if path.suffix not in FORMATS:
         raise AccelsimError(f"{where}suffix must be one of {', '.join(FORMATS)}")
     if not path.is_file():
-        raise AccelsimError(f"{where}not found")
+        raise AccelsimError(f"{where}{'not a file' if path.exists() else 'not found'}")
     data = path.read_bytes()
     sidecar = sidecar_path(path)
     if sidecar.is_file():
@@ -140,3 +141,29 @@ def read_results(path, required=()):
         raise AccelsimError(f"{where}missing columns {', '.join(missing)} "
                             "(not an accelsim results table?)")
     return table
+
+
+def write_part(table, path):
+    """One finished point of a resumable study (sweep, pareto), as parquet, atomically."""
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    with atomic_file(path) as handle:
+        handle.write(buffer.getvalue())
+
+
+def read_part(path, required=(), figures=()):
+    """A finished point back. One that cannot be read, lacks a `required` column, or holds
+    anything but finite non-negative numbers in a `figures` column is an error that says how
+    to redo it (the tool never deletes it on its own)."""
+    try:
+        table = read_results(path, [*required, *figures])
+        if table.empty:
+            raise AccelsimError(f"results file {path}: holds no rows")
+        for column in figures:
+            values = pd.to_numeric(table[column], errors="coerce").astype(float)
+            if not (np.isfinite(values) & (values >= 0)).all():
+                raise AccelsimError(f"results file {path}: column {column} holds "
+                                    f"{table[column].tolist()[:3]!r:.60}, not finite numbers >= 0")
+        return table
+    except AccelsimError as exc:
+        raise AccelsimError(f"{exc}; delete it and rerun to recompute that point") from None

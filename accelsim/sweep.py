@@ -26,7 +26,6 @@ LocalCluster ("local") or an existing Dask cluster ("tcp://HOST:PORT").
 """
 
 import hashlib
-import io
 import itertools
 import json
 import math
@@ -39,10 +38,9 @@ import pandas as pd
 
 from .config import arch_from_dict, load_arch
 from .errors import AccelsimError, ConfigError
-from .files import atomic_file
 from .inputs import load_yaml, read_text, shown
 from .progress import Counted, no_progress
-from .results import check_results_path, write_results
+from .results import check_results_path, read_part, write_part, write_results
 from .schema import build, spec
 from .trace import MANIFEST
 
@@ -136,13 +134,6 @@ def run_point(arch_path, overrides, trace_path):
     return table
 
 
-def _write_part(table, path):
-    buffer = io.BytesIO()
-    table.to_parquet(buffer, index=False)
-    with atomic_file(path) as handle:
-        handle.write(buffer.getvalue())
-
-
 def _die_with_parent(parent):
     """Worker initializer: end this worker when the process that started it ends.
 
@@ -216,7 +207,7 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, co
             except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
                 failures.append(f"{job[0]} on {job[1]}: {str(exc).splitlines()[0]}")
                 continue
-            _write_part(table, job[2])
+            write_part(table, job[2])
 
     if todo and scheduler == "processes":
         with local_executor(workers) as pool:
@@ -236,7 +227,9 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, co
     if failures:
         raise AccelsimError(f"{len(failures)} sweep point(s) failed (the others are saved; "
                             f"rerun to retry): {failures[0]}")
-    table = pd.concat([pd.read_parquet(job[2]) for job in jobs], ignore_index=True)
+    from .simulator import ADDITIVE
+    table = pd.concat([read_part(job[2], ["trace", *job[0], "arch", "layer"], ADDITIVE)
+                       for job in jobs], ignore_index=True)
     write_results(table, out, {"command": command, "sweep_arch": str(sweep.arch),
                                "points": len(sweep.points),
                                "traces": [str(t) for t in sweep.traces]})

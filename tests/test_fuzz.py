@@ -13,8 +13,11 @@ file's own structure: any key path of the parsed document, any byte of a
 and never in an exception escaping `main` (a traceback), a hang, a file
 written outside the case's directory, or an input file lost or changed.
 
-CI runs FUZZ_CASES cases per kind (1,090 in all); `pytest -m slow` runs the
-20,000-case version (ACCELSIM_FUZZ_SCALE=18.35). Set ACCELSIM_FUZZ_REPORT=path.json to write the
+A finished sweep's and pareto study's own files (the points they resume
+from) are corrupted the same way, and the study rerun.
+
+CI runs FUZZ_CASES cases per kind (1,130 in all); `pytest -m slow` runs the
+20,000-case version (ACCELSIM_FUZZ_SCALE=17.7). Set ACCELSIM_FUZZ_REPORT=path.json to write the
 count of outcomes per kind.
 """
 
@@ -43,10 +46,10 @@ from accelsim.simulator import ADDITIVE
 from conftest import ROOT
 
 FUZZ_CASES = {"manifest": 250, "npy": 200, "arch": 250, "sweep": 100, "checkpoint": 60,
-              "results": 30, "options": 200}
+              "results": 30, "options": 200, "resume": 40}
 if os.environ.get("ACCELSIM_FUZZ_SCALE"):  # e.g. 0.1 for a quick local run
     FUZZ_CASES = {k: max(1, int(v * float(os.environ["ACCELSIM_FUZZ_SCALE"]))) for k, v in FUZZ_CASES.items()}
-SLOW_SCALE = "18.35"  # x the CI counts: 20,000 cases
+SLOW_SCALE = "17.7"  # x the CI counts: 20,000 cases
 CASE_SECONDS = 60  # a case running longer is a hang
 OUTCOMES = {kind: Counter() for kind in FUZZ_CASES}
 
@@ -161,6 +164,9 @@ def run_case(kind, argv, case_dir, inputs=()):
     return status
 
 
+PARETO_FIGURES = ("_percent", "cycles_", "latency_us_", "energy_uj_")
+
+
 def check_outputs(case_dir, inputs):
     """Every results table written holds no NaN, infinite or negative figure."""
     for path in list(case_dir.rglob("*.csv")) + list(case_dir.rglob("*.parquet")):
@@ -168,7 +174,9 @@ def check_outputs(case_dir, inputs):
                 or not path.is_file():
             continue
         table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        for column in (c for c in ADDITIVE if c in table):
+        figures = [c for c in table.columns if c in ADDITIVE or c.startswith(PARETO_FIGURES[1:])
+                   or c.endswith(PARETO_FIGURES[0])]
+        for column in figures:
             values = table[column].astype(float)
             assert np.isfinite(values).all() and (values >= 0).all(), (path, column)
 
@@ -206,7 +214,12 @@ def base(tmp_path_factory):
     (root / "sweep.yaml").write_text(yaml.safe_dump(
         {"arch": str(root / "eie.yaml"), "traces": [str(root / "trace")],
          "grid": {"eie.pes": [2, 4]}}))
+    assert main(["sweep", str(root / "sweep.yaml"), "--out", str(root / "swept.parquet"),
+                 "--workers", "1"]) == 0
     torch = pytest.importorskip("torch")
+    assert main(["pareto", "--model", "mlp3", "--methods", "wp", "--quick", "--samples", "2",
+                 "--arch", str(root / "dense.yaml"), "--workers", "1",
+                 "--out", str(root / "study")]) == 0
     from accelsim.checkpoint import save_checkpoint
     from accelsim.training import TrainConfig, train
     torch.set_num_threads(1)
@@ -373,6 +386,53 @@ def test_fuzz_results_tables(base, case_dirs, data):
     else:
         table.to_csv(path, index=False)
     run_case("results", ["plot", path, "--out", case / "plots"], case, inputs=[path])
+
+
+def corrupt_table(path, data):
+    """Rewrite a parquet table with a dropped column, bad values, no rows, or raw bytes."""
+    table = pd.read_parquet(path)
+    how = data.draw(st.sampled_from(["drop column", "bad values", "empty", "bytes"]))
+    if how == "drop column":
+        table = table.drop(columns=data.draw(st.sampled_from(list(table.columns))))
+    elif how == "bad values":
+        column = data.draw(st.sampled_from(list(table.columns)))
+        table[column] = data.draw(st.sampled_from(["x", float("nan"), -1, float("inf"), None]))
+    elif how == "empty":
+        table = table.iloc[:0]
+    if how == "bytes":
+        raw = path.read_bytes()
+        path.write_bytes(data.draw(st.one_of(st.binary(max_size=100),
+                                             st.integers(0, len(raw) - 1).map(lambda n: raw[:n]))))
+    else:
+        table.to_parquet(path, index=False)
+
+
+@fuzz_settings("resume")
+@given(data=st.data())
+def test_fuzz_resumed_studies(base, case_dirs, data):
+    """A finished sweep's part files, and a pareto study's point rows and checkpoint
+    metadata, corrupted; the rerun must resume cleanly or say which file is bad."""
+    command = data.draw(st.sampled_from(["sweep", "pareto"]))
+    if command == "sweep":
+        case = case_dirs(base, "sweep.yaml", "swept.parquet", "swept.parquet.parts")
+        target = data.draw(st.sampled_from(sorted((case / "swept.parquet.parts").glob("*"))))
+        corrupt_table(target, data)
+        argv = ["sweep", case / "sweep.yaml", "--out", case / "swept.parquet", "--workers", "1"]
+    else:
+        case = case_dirs(base, "study", "dense.yaml")
+        files = sorted((case / "study" / "points").glob("*.parquet")) + \
+            sorted((case / "study" / "checkpoints").glob("*.json"))
+        target = data.draw(st.sampled_from(files))
+        if target.suffix == ".json":
+            target.write_text(json.dumps(mutate(json.loads(target.read_text()), data)))
+            if data.draw(st.booleans()):  # make the point read its metadata again
+                next((case / "study" / "points").glob(target.name.split(".pt")[0] + "-*")
+                     ).unlink()
+        else:
+            corrupt_table(target, data)
+        argv = ["pareto", "--model", "mlp3", "--methods", "wp", "--quick", "--samples", "2",
+                "--arch", case / "dense.yaml", "--workers", "1", "--out", case / "study"]
+    run_case("resume", argv, case, inputs=[target])
 
 
 def option_values():
