@@ -10,6 +10,7 @@ so that tracing a checkpoint does not load the training stack.
 import dataclasses
 import io
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -91,8 +92,10 @@ def load_checkpoint(path):
 
 
 META_TYPES = {"model": str, "method": str, "dataset": str, "test_accuracy": (int, float),
-              "validation_accuracy": (int, float), "config": dict, "weight_density": dict,
-              "activation_masks": dict, "dropout": dict}
+              "validation_accuracy": (int, float), "train_seconds": (int, float),
+              "config": dict, "weight_density": dict, "activation_masks": dict, "dropout": dict}
+META_RANGES = {"test_accuracy": (0, 1), "validation_accuracy": (0, 1),
+               "train_seconds": (0, sys.float_info.max)}
 
 
 def _check_meta(meta):
@@ -100,6 +103,9 @@ def _check_meta(meta):
     for key, kind in META_TYPES.items():
         if not isinstance(meta[key], kind) or isinstance(meta[key], bool):
             raise TypeError(f"meta.{key} = {meta[key]!r:.60} has the wrong type")
+    for key, (low, high) in META_RANGES.items():
+        if not low <= meta[key] <= high:  # NaN fails too
+            raise ValueError(f"meta.{key} = {meta[key]!r:.60} must be in [{low}, {high:.3g}]")
     for key in ("validation", "seed"):
         value = meta["config"][key]
         if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < 2**32:

@@ -51,11 +51,10 @@ import pandas as pd
 
 from .config import arch_path, bundled_configs
 from .errors import AccelsimError
-from .inputs import load_json
 from .files import sha256_of_file
 from .pipeline import QUICK, load_archs
 from .progress import Counted, no_progress
-from .results import provenance, read_part, write_part, write_results
+from .results import check_figures, provenance, read_part, write_part, write_results
 from .train_config import TrainConfig, training_key
 
 # Training (and so torch) is imported in the functions that train: after the machine
@@ -157,20 +156,6 @@ def _job(out, method, budget, config, dense, dense_hash, archs, row_inputs, thre
                     [str(a) for a in archs], row_inputs["samples"], threads)
 
 
-def _checkpoint_figures(path):
-    """test_accuracy and train_seconds from a checkpoint's readable metadata, checked."""
-    where = f"checkpoint metadata {path}: "
-    meta = load_json(path, where)
-    bounds = {"test_accuracy": (0, 1), "train_seconds": (0, math.inf)}  # finite, too
-    for key, (low, high) in bounds.items():
-        value = meta.get(key) if isinstance(meta, dict) else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) \
-                or not (low <= value <= high and math.isfinite(value)):
-            raise AccelsimError(f"{where}{key} = {value!r:.40} must be a number in "
-                                f"[{low}, {high}]; delete the checkpoint to retrain that point")
-    return meta
-
-
 def run_point(job, progress=None):
     """Worker: train the point (unless its checkpoint exists), trace it, simulate the trace
     on every machine; returns its row."""
@@ -185,13 +170,12 @@ def run_point(job, progress=None):
     if not job.checkpoint.exists():
         save_checkpoint(train(job.config, start_from=job.start_from, progress=progress,
                               tables=job.tables), job.checkpoint)
-    meta = _checkpoint_figures(Path(f"{job.checkpoint}.json"))
     trace = trace_from_checkpoint(job.checkpoint, job.samples, job.trace, overwrite=True)
     totals = summary_totals(trace_summary(trace))
     activation = totals["output_activation_density"]
     row = {"model": job.config.model, "method": job.method,
            "budget": job.budget if job.budget is not None else np.nan,
-           "accuracy_percent": 100 * meta["test_accuracy"],
+           "accuracy_percent": 100 * trace.metadata["test_accuracy"],
            "weight_percent": 100 * totals["weight_density"],
            "activation_percent": 100 * (activation if activation is not None
                                         else totals["activation_density"]),
@@ -201,7 +185,7 @@ def run_point(job, progress=None):
         row[f"cycles_{total['arch']}"] = float(total["cycles_total"])
         row[f"latency_us_{total['arch']}"] = float(total["latency_us"])
         row[f"energy_uj_{total['arch']}"] = float(total["energy_pj"]) / 1e6
-    row["train_seconds"] = meta["train_seconds"]
+    row["train_seconds"] = trace.metadata["train_seconds"]
     return row
 
 
@@ -247,14 +231,15 @@ def _run_jobs(jobs, scheduler, workers, progress, description):
 
 def _read_row(job, figures):
     """A finished point's row, checked to be that point's."""
-    row = read_part(job.row, ["model", "method", "budget"], figures)
-    budget = pd.to_numeric(row["budget"], errors="coerce").iloc[0]
-    expected = np.isnan(budget) if job.budget is None else budget == job.budget
-    if len(row) != 1 or row["model"].iloc[0] != job.config.model \
-            or row["method"].iloc[0] != job.method or not expected:
-        raise AccelsimError(f"results file {job.row}: is not the row of {job.name}; delete it "
-                            "and rerun to recompute that point")
-    return row
+    def check(row, where):
+        check_figures(row, figures, figures, where)
+        budget = row["budget"].iloc[0]
+        if len(row) != 1 or row["model"].iloc[0] != job.config.model \
+                or row["method"].iloc[0] != job.method \
+                or not pd.api.types.is_numeric_dtype(row["budget"]) \
+                or not (pd.isna(budget) if job.budget is None else budget == job.budget):
+            raise AccelsimError(f"{where}is not the row of {job.name}")
+    return read_part(job.row, ["model", "method", "budget", *figures], check)
 
 
 def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=None,
@@ -306,6 +291,7 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     computed = [job.name for job in todo]
 
     figures = ["accuracy_percent", "weight_percent", "activation_percent", "mac_percent",
+               "train_seconds",
                *(f"{kind}_{name}" for name in names for kind in ("cycles", "latency_us",
                                                                  "energy_uj"))]
     table = pd.concat([_read_row(job, figures) for job in jobs], ignore_index=True)

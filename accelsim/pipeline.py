@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from .errors import AccelsimError
-from .results import (check_output_directory, check_results_path, provenance, read_results,
-                      write_results)
+from .results import (check_figures, check_output_directory, check_results_path, provenance,
+                      read_results, write_results)
 
 DEMO_METHODS = {"dense": {}, "wp": {"weight_budget": 0.1}, "jp": {}}
 # Smoke runs (tests, `demo --quick`, `pareto --quick`): TrainConfig fields for 400 images
@@ -33,7 +33,8 @@ def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
     if not 1 <= samples <= len(data.test.labels):
         raise AccelsimError(f"--samples {samples}: must be in 1..{len(data.test.labels)}")
     metadata = {key: meta[key] for key in ("method", "test_accuracy", "validation_accuracy",
-                                           "weight_density", "activation_masks", "dropout")}
+                                           "train_seconds", "weight_density",
+                                           "activation_masks", "dropout")}
     metadata.update(checkpoint=str(checkpoint), samples_from="first N test images")
     trace = capture_trace(model, torch.from_numpy(data.test.images[:samples]), meta["model"],
                           meta["method"], meta["dataset"], metadata,
@@ -157,24 +158,14 @@ def compare(archs, traces, out_dir, progress=None):
 
 
 def plot_results(results_path, out_dir):
-    import numpy as np
-
     from .plots import write_plots
-    from .simulator import ADDITIVE, COLUMNS
+    from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, figure_columns
 
     check_output_directory(out_dir, "plot directory")
     table = read_results(results_path, required=COLUMNS)
     where = f"results file {results_path}: "
-    text = ["model", "variant", "arch", "machine", "layer", "kind"]
-    energy = [c for c in table.columns if c.startswith("energy_") and c not in COLUMNS]
-    for column in [c for c in COLUMNS if c not in text] + energy:
-        values = table[column]
-        if not (pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values)) \
-                or not np.isfinite(values.astype(float)).all() \
-                or (column in ADDITIVE and (values < 0).any()):
-            raise AccelsimError(f"{where}column {column} must hold finite numbers"
-                                + (" >= 0" if column in ADDITIVE else ""))
-    for column in text[:5]:  # kind is empty on TOTAL rows
+    check_figures(table, figure_columns(table), ADDITIVE, where, FLAG_COLUMNS)
+    for column in TEXT_COLUMNS[:5]:  # kind is empty on TOTAL rows
         if table[column].isna().any():
             raise AccelsimError(f"{where}column {column} has empty values")
         table[column] = table[column].astype(str)

@@ -151,19 +151,29 @@ def write_part(table, path):
         handle.write(buffer.getvalue())
 
 
-def read_part(path, required=(), figures=()):
-    """A finished point back. One that cannot be read, lacks a `required` column, or holds
-    anything but finite non-negative numbers in a `figures` column is an error that says how
-    to redo it (the tool never deletes it on its own)."""
+def check_figures(table, columns, nonnegative, where, flags=()):
+    """Each of `columns` holds finite numbers (not text that looks like them, and true/false
+    only in `flags`), those also in `nonnegative` none below 0."""
+    for column in columns:
+        values = table[column]
+        if not pd.api.types.is_numeric_dtype(values) \
+                or (pd.api.types.is_bool_dtype(values) and column not in flags) \
+                or not np.isfinite(values.astype(float)).all() \
+                or (column in nonnegative and (values < 0).any()):
+            raise AccelsimError(f"{where}column {column} must hold finite numbers"
+                                + (" >= 0" if column in nonnegative else ""))
+
+
+def read_part(path, required=(), check=None):
+    """A finished point back. One that cannot be read, lacks a `required` column, holds no
+    rows or fails `check(table, where)` is an error that says how to redo it (the tool never
+    deletes it on its own)."""
     try:
-        table = read_results(path, [*required, *figures])
+        table = read_results(path, required)
         if table.empty:
             raise AccelsimError(f"results file {path}: holds no rows")
-        for column in figures:
-            values = pd.to_numeric(table[column], errors="coerce").astype(float)
-            if not (np.isfinite(values) & (values >= 0)).all():
-                raise AccelsimError(f"results file {path}: column {column} holds "
-                                    f"{table[column].tolist()[:3]!r:.60}, not finite numbers >= 0")
+        if check is not None:
+            check(table, f"results file {path}: ")
         return table
     except AccelsimError as exc:
         raise AccelsimError(f"{exc}; delete it and rerun to recompute that point") from None

@@ -31,10 +31,10 @@ ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cyc
 INTEGER_COUNTS = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
                   "cycles_memory_stall", "cycles_total", "dram_read_bytes", "dram_write_bytes",
                   "dram_bytes"]
-COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind", "samples", "weight_density",
-           "activation_density", *ADDITIVE[:8],
-           "utilization", "load_efficiency", "lane_utilization", "weights_on_chip",
-           "input_from_dram", *ADDITIVE[8:]]
+TEXT_COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind"]
+FLAG_COLUMNS = ["weights_on_chip", "input_from_dram"]
+COLUMNS = [*TEXT_COLUMNS, "samples", "weight_density", "activation_density", *ADDITIVE[:8],
+           "utilization", "load_efficiency", "lane_utilization", *FLAG_COLUMNS, *ADDITIVE[8:]]
 
 
 @dataclass(frozen=True)
@@ -137,6 +137,13 @@ def _layer_row(cost):
     }
     row.update({f"energy_{component}_pj": pj for component, pj in cost.energy_pj.items()})
     return row
+
+
+def figure_columns(table):
+    """The numeric columns of a results table: COLUMNS but the text ones, and the energy
+    components it has."""
+    return [c for c in COLUMNS if c not in TEXT_COLUMNS] + [
+        c for c in table.columns if c.startswith("energy_") and c not in COLUMNS]
 
 
 def _check_figures(table, arch):

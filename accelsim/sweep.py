@@ -40,7 +40,7 @@ from .config import arch_from_dict, load_arch
 from .errors import AccelsimError, ConfigError
 from .inputs import load_yaml, read_text, shown
 from .progress import Counted, no_progress
-from .results import check_results_path, read_part, write_part, write_results
+from .results import check_figures, check_results_path, read_part, write_part, write_results
 from .schema import build, spec
 from .trace import MANIFEST
 
@@ -227,9 +227,22 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, co
     if failures:
         raise AccelsimError(f"{len(failures)} sweep point(s) failed (the others are saved; "
                             f"rerun to retry): {failures[0]}")
-    from .simulator import ADDITIVE
-    table = pd.concat([read_part(job[2], ["trace", *job[0], "arch", "layer"], ADDITIVE)
-                       for job in jobs], ignore_index=True)
+    # Here, not at the top: the simulator loads numba, which `sweep --help` need not.
+    from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, figure_columns
+
+    def part_of(point):
+        def check(part, where):
+            check_figures(part, figure_columns(part), ADDITIVE, where, FLAG_COLUMNS)
+            for column in TEXT_COLUMNS:
+                if not part[column].map(type).eq(str).all():
+                    raise AccelsimError(f"{where}column {column} must hold text")
+            if any(part[key].tolist() != [value] * len(part) for key, value in point.items()):
+                raise AccelsimError(f"{where}is not the part of point {point}")
+        return check
+
+    # A part is keyed by its trace's content, not its path: the path is relabelled here.
+    table = pd.concat([read_part(job[2], [*job[0], *COLUMNS], part_of(job[0]))
+                       .assign(trace=str(job[1])) for job in jobs], ignore_index=True)
     write_results(table, out, {"command": command, "sweep_arch": str(sweep.arch),
                                "points": len(sweep.points),
                                "traces": [str(t) for t in sweep.traces]})

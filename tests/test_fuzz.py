@@ -30,7 +30,7 @@ import shutil
 import signal
 import subprocess
 import sys
-from collections import Counter
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +51,7 @@ if os.environ.get("ACCELSIM_FUZZ_SCALE"):  # e.g. 0.1 for a quick local run
     FUZZ_CASES = {k: max(1, int(v * float(os.environ["ACCELSIM_FUZZ_SCALE"]))) for k, v in FUZZ_CASES.items()}
 SLOW_SCALE = "17.7"  # x the CI counts: 20,000 cases
 CASE_SECONDS = 60  # a case running longer is a hang
-OUTCOMES = {kind: Counter() for kind in FUZZ_CASES}
+OUTCOMES = defaultdict(Counter)  # per kind (and per command for "resume")
 
 # ------------------------------------------------------------------ hostile values
 
@@ -164,7 +164,7 @@ def run_case(kind, argv, case_dir, inputs=()):
     return status
 
 
-PARETO_FIGURES = ("_percent", "cycles_", "latency_us_", "energy_uj_")
+PARETO_FIGURES = ("_percent", "_seconds", "cycles_", "latency_us_", "energy_uj_")
 
 
 def check_outputs(case_dir, inputs):
@@ -174,8 +174,8 @@ def check_outputs(case_dir, inputs):
                 or not path.is_file():
             continue
         table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
-        figures = [c for c in table.columns if c in ADDITIVE or c.startswith(PARETO_FIGURES[1:])
-                   or c.endswith(PARETO_FIGURES[0])]
+        figures = [c for c in table.columns if c in ADDITIVE or c.startswith(PARETO_FIGURES[2:])
+                   or c.endswith(PARETO_FIGURES[:2])]
         for column in figures:
             values = table[column].astype(float)
             assert np.isfinite(values).all() and (values >= 0).all(), (path, column)
@@ -396,7 +396,8 @@ def corrupt_table(path, data):
         table = table.drop(columns=data.draw(st.sampled_from(list(table.columns))))
     elif how == "bad values":
         column = data.draw(st.sampled_from(list(table.columns)))
-        table[column] = data.draw(st.sampled_from(["x", float("nan"), -1, float("inf"), None]))
+        table[column] = data.draw(st.sampled_from(["x", "5", True, float("nan"), -1,
+                                                   float("inf"), None, 1e30]))
     elif how == "empty":
         table = table.iloc[:0]
     if how == "bytes":
@@ -404,7 +405,11 @@ def corrupt_table(path, data):
         path.write_bytes(data.draw(st.one_of(st.binary(max_size=100),
                                              st.integers(0, len(raw) - 1).map(lambda n: raw[:n]))))
     else:
-        table.to_parquet(path, index=False)
+        try:
+            table.to_parquet(path, index=False)
+        except (TypeError, ValueError):  # a value pyarrow cannot store in that column: as text
+            table[column] = table[column].astype(str)
+            table.to_parquet(path, index=False)
 
 
 @fuzz_settings("resume")
@@ -414,7 +419,8 @@ def test_fuzz_resumed_studies(base, case_dirs, data):
     metadata, corrupted; the rerun must resume cleanly or say which file is bad."""
     command = data.draw(st.sampled_from(["sweep", "pareto"]))
     if command == "sweep":
-        case = case_dirs(base, "sweep.yaml", "swept.parquet", "swept.parquet.parts")
+        case = case_dirs(base, "sweep.yaml", "swept.parquet", "swept.parquet.meta.json",
+                         "swept.parquet.parts")
         target = data.draw(st.sampled_from(sorted((case / "swept.parquet.parts").glob("*"))))
         corrupt_table(target, data)
         argv = ["sweep", case / "sweep.yaml", "--out", case / "swept.parquet", "--workers", "1"]
@@ -432,7 +438,7 @@ def test_fuzz_resumed_studies(base, case_dirs, data):
             corrupt_table(target, data)
         argv = ["pareto", "--model", "mlp3", "--methods", "wp", "--quick", "--samples", "2",
                 "--arch", case / "dense.yaml", "--workers", "1", "--out", case / "study"]
-    run_case("resume", argv, case, inputs=[target])
+    run_case(f"resume {command}", argv, case, inputs=[target])
 
 
 def option_values():
