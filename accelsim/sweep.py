@@ -228,11 +228,12 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, co
         raise AccelsimError(f"{len(failures)} sweep point(s) failed (the others are saved; "
                             f"rerun to retry): {failures[0]}")
     # Here, not at the top: the simulator loads numba, which `sweep --help` need not.
-    from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, figure_columns
+    from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS
 
     def part_of(point):
         def check(part, where):
-            check_figures(part, figure_columns(part), ADDITIVE, where, FLAG_COLUMNS)
+            figures = [c for c in part.columns if c not in {*TEXT_COLUMNS, "trace", *point}]
+            check_figures(part, figures, ADDITIVE, where, FLAG_COLUMNS)
             for column in TEXT_COLUMNS:
                 if not part[column].map(type).eq(str).all():
                     raise AccelsimError(f"{where}column {column} must hold text")

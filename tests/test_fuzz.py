@@ -372,31 +372,20 @@ def test_fuzz_checkpoints(base, case_dirs, data):
 def test_fuzz_results_tables(base, case_dirs, data):
     case = case_dirs(base, "results.csv")
     path = case / "results.csv"
-    table = pd.read_csv(path)
-    how = data.draw(st.sampled_from(["drop column", "bad values", "empty", "bytes"]))
-    if how == "drop column":
-        table = table.drop(columns=data.draw(st.sampled_from(list(table.columns))))
-    elif how == "bad values":
-        column = data.draw(st.sampled_from(list(table.columns)))
-        table[column] = data.draw(st.sampled_from(["x", float("nan"), -1, float("inf"), ""]))
-    elif how == "empty":
-        table = table.iloc[:0]
-    if how == "bytes":
-        path.write_bytes(data.draw(st.binary(max_size=100)))
-    else:
-        table.to_csv(path, index=False)
+    corrupt_table(path, data)
     run_case("results", ["plot", path, "--out", case / "plots"], case, inputs=[path])
 
 
 def corrupt_table(path, data):
-    """Rewrite a parquet table with a dropped column, bad values, no rows, or raw bytes."""
-    table = pd.read_parquet(path)
+    """Rewrite a CSV or parquet table with a dropped column, bad values, no rows, or raw
+    bytes (random or the file cut short)."""
+    table = pd.read_parquet(path) if path.suffix == ".parquet" else pd.read_csv(path)
     how = data.draw(st.sampled_from(["drop column", "bad values", "empty", "bytes"]))
     if how == "drop column":
         table = table.drop(columns=data.draw(st.sampled_from(list(table.columns))))
     elif how == "bad values":
         column = data.draw(st.sampled_from(list(table.columns)))
-        table[column] = data.draw(st.sampled_from(["x", "5", True, float("nan"), -1,
+        table[column] = data.draw(st.sampled_from(["x", "5", "", True, float("nan"), -1,
                                                    float("inf"), None, 1e30]))
     elif how == "empty":
         table = table.iloc[:0]
@@ -404,6 +393,8 @@ def corrupt_table(path, data):
         raw = path.read_bytes()
         path.write_bytes(data.draw(st.one_of(st.binary(max_size=100),
                                              st.integers(0, len(raw) - 1).map(lambda n: raw[:n]))))
+    elif path.suffix == ".csv":
+        table.to_csv(path, index=False)
     else:
         try:
             table.to_parquet(path, index=False)
