@@ -1,4 +1,4 @@
-"""Long experiments: `pytest -m slow` (CI does not run them; with the slow fuzz, 6 minutes on 2 cores)."""
+"""Long experiments: `pytest -m slow` (CI does not run them; with the slow fuzz, 11 minutes on 2 cores)."""
 
 import pytest
 
