@@ -42,6 +42,7 @@ from .inputs import load_yaml, read_text, shown
 from .progress import Counted, no_progress
 from .results import check_figures, check_results_path, read_part, write_part, write_results
 from .schema import build, spec
+from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, simulate
 from .trace import MANIFEST
 
 MAX_JOBS = 10_000
@@ -125,7 +126,6 @@ def run_point(arch_path, overrides, trace_path):
     """Worker: simulate one (override set, trace); returns the result rows."""
     import numba
 
-    from .simulator import simulate
     numba.set_num_threads(1)  # parallelism comes from the workers (the call is per thread)
     table = simulate(load_arch(arch_path, overrides), trace_path)
     for key, value in overrides.items():
@@ -227,9 +227,6 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, co
     if failures:
         raise AccelsimError(f"{len(failures)} sweep point(s) failed (the others are saved; "
                             f"rerun to retry): {failures[0]}")
-    # Here, not at the top: the simulator loads numba, which `sweep --help` need not.
-    from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS
-
     def part_of(point):
         def check(part, where):
             figures = [c for c in part.columns if c not in {*TEXT_COLUMNS, "trace", *point}]
