@@ -263,10 +263,9 @@ def cmd_plot(args):
 
 
 def cmd_sweep(args):
-    from .sweep import load_sweep, run_sweep
-
     from .results import check_results_path
-    from .sweep import check_scheduler
+    from .runner import check_scheduler
+    from .sweep import load_sweep, run_sweep
 
     check_scheduler(args.scheduler, args.workers)
     out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))

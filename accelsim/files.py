@@ -10,6 +10,7 @@ id: the next write to the same destination removes what a killed writer left
 import contextlib
 import glob
 import hashlib
+import json
 import os
 import shutil
 import tempfile
@@ -24,6 +25,14 @@ def sha256_of_file(path, chunk_bytes=1 << 20):
         for chunk in iter(lambda: handle.read(chunk_bytes), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def content_key(*parts):
+    """16 hex digits naming a result by everything it depends on (`parts`: JSON-able, or
+    turned to text): cached results are named by it, so an input that changed gives a
+    new name and a stale result is never reused."""
+    text = json.dumps(list(parts), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _process_alive(pid):

@@ -33,15 +33,11 @@ checkpoint's sha256; the row adds the trace's sample count and every machine con
 resolved. A rerun reuses what is there and redoes a point whose inputs changed. The
 code is not an input: use a fresh OUT after changing accelsim. Points run in local
 worker processes or on a Dask cluster (whose workers must see OUT at the same path),
-each worker with cores // workers torch threads (1 on Dask); one local worker runs the
-points in the calling process.
+through accelsim/runner.py, which also sets each worker's threads.
 """
 
-import hashlib
-import json
 import math
 import sys
-from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -51,10 +47,12 @@ import pandas as pd
 
 from .config import arch_path, bundled_configs
 from .errors import AccelsimError
-from .files import sha256_of_file
+from .files import content_key, sha256_of_file
 from .pipeline import QUICK, load_archs
-from .progress import Counted, no_progress
+from .progress import no_progress
 from .results import check_figures, provenance, read_part, write_part, write_results
+from .runner import check_scheduler, run_jobs
+from .threads import cores_given, worker_threads
 from .train_config import TrainConfig, training_key
 
 # Training (and so torch) is imported in the functions that train: after the machine
@@ -96,7 +94,6 @@ class PointJob:
     row: Path
     archs: list
     samples: int
-    threads: int
     tables: Optional[dict] = None  # the dense model's sensitivity, measured once for all points
 
     @property
@@ -111,11 +108,6 @@ class ParetoResult:
     iso: pd.DataFrame
     plots: list
     computed: list               # names of the points (re)computed by this run
-
-
-def _digest(*parts):
-    text = json.dumps(parts, sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def point_configs(model, methods, quick=False):
@@ -147,26 +139,22 @@ def _stem(method, budget, config, dense_hash):
     return f"{name}-{training_key(config, dense_hash)}"
 
 
-def _job(out, method, budget, config, dense, dense_hash, archs, row_inputs, threads):
+def _job(out, method, budget, config, dense, dense_hash, archs, row_inputs):
     """dense: the dense checkpoint a point starts from (None for the dense model itself);
     row_inputs: what its row depends on besides training (samples, machine configs)."""
     stem = _stem(method, budget, config, dense_hash)
     return PointJob(method, budget, config, out / "checkpoints" / f"{stem}.pt", dense,
-                    out / "traces" / stem, out / "points" / f"{stem}-{_digest(row_inputs)}.parquet",
-                    [str(a) for a in archs], row_inputs["samples"], threads)
+                    out / "traces" / stem, out / "points" / f"{stem}-{content_key(row_inputs)}.parquet",
+                    [str(a) for a in archs], row_inputs["samples"])
 
 
 def run_point(job, progress=None):
     """Worker: train the point (unless its checkpoint exists), trace it, simulate the trace
     on every machine; returns its row."""
-    import numba
-
     from .checkpoint import save_checkpoint
     from .inspect_trace import summary_totals, trace_summary
     from .pipeline import simulate_all, trace_from_checkpoint
-    from .training import cap_torch_threads, train
-    cap_torch_threads(job.threads)
-    numba.set_num_threads(1)  # parallelism comes from the workers
+    from .training import train
     if not job.checkpoint.exists():
         save_checkpoint(train(job.config, start_from=job.start_from, progress=progress,
                               tables=job.tables), job.checkpoint)
@@ -187,46 +175,6 @@ def run_point(job, progress=None):
         row[f"energy_uj_{total['arch']}"] = float(total["energy_pj"]) / 1e6
     row["train_seconds"] = trace.metadata["train_seconds"]
     return row
-
-
-def _run_jobs(jobs, scheduler, workers, progress, description):
-    """Run `jobs`, writing each row as it arrives; a failure is reported once all are done."""
-    from .sweep import dask_client, local_executor
-
-    failures = []
-
-    def record(job, result):
-        try:
-            write_part(pd.DataFrame([result()]), job.row)
-        except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
-            failures.append(f"{job.name}: {str(exc).splitlines()[0] if str(exc) else repr(exc)}")
-
-    def collect(futures, completed):
-        for future in progress(Counted(completed(futures), len(futures)), description):
-            record(futures[future], future.result)
-
-    if scheduler == "processes" and workers == 1:
-        # Here: a worker process would only add seconds of imports. Only here do the points
-        # report their own progress: bars from parallel workers would garble each other.
-        for job in progress(jobs, description):
-            record(job, lambda: run_point(job, progress))
-    elif scheduler == "processes":
-        with local_executor(workers) as pool:
-            collect({pool.submit(run_point, job): job for job in jobs}, as_completed)
-    else:
-        from dask.distributed import as_completed as dask_completed
-        client = dask_client(scheduler, workers)
-        try:
-            collect({client.submit(run_point, job, pure=False): job for job in jobs},
-                    dask_completed)
-        finally:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if scheduler == "local" and cluster is not None:
-                cluster.close()
-    if failures:
-        raise AccelsimError(f"{len(failures)} pareto point(s) failed (the others are saved; "
-                            f"rerun to retry): {failures[0]}")
 
 
 def _read_row(job, figures):
@@ -256,28 +204,23 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
     archs = [arch_path(a) for a in archs] if archs else list(bundled_configs().values())
     configs = load_archs(archs)  # every config must load before anything trains
     names = [c.name for c in configs]
-    from .sweep import check_scheduler
-
     check_scheduler(scheduler, workers)
     from .checkpoint import save_checkpoint
-    from .training import cap_torch_threads, cores_given, sensitivity_tables, train
+    from .training import sensitivity_tables, train
 
     progress = progress or no_progress
-    cores = cores_given()
-    workers = workers or cores
-    threads = max(1, cores // workers) if scheduler == "processes" else 1
 
     dense_config, points = point_configs(model, methods, quick)
     dense_checkpoint = out / "checkpoints" / f"{_stem('dense', None, dense_config, None)}.pt"
     if not dense_checkpoint.exists():  # first, here, with every core: each point starts from it
-        cap_torch_threads(cores)
-        save_checkpoint(train(dense_config, progress=progress), dense_checkpoint)
+        with worker_threads(cores_given()):
+            save_checkpoint(train(dense_config, progress=progress), dense_checkpoint)
     dense_hash = sha256_of_file(dense_checkpoint)
     row_inputs = {"samples": samples, "archs": [config.to_dict() for config in configs]}
     jobs = [_job(out, "dense", None, dense_config, None, None, archs,
-                 {**row_inputs, "dense_sha256": dense_hash}, threads)]
-    jobs += [_job(out, method, budget, config, dense_checkpoint, dense_hash, archs, row_inputs,
-                  threads) for method, budget, config in points]
+                 {**row_inputs, "dense_sha256": dense_hash})]
+    jobs += [_job(out, method, budget, config, dense_checkpoint, dense_hash, archs, row_inputs)
+             for method, budget, config in points]
     todo = [job for job in jobs if not job.row.exists()]
     untrained = [job for job in todo if not job.checkpoint.exists()]
     if untrained:
@@ -285,9 +228,10 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
         tables = sensitivity_tables(dense_config, dense_checkpoint, progress)
         for job in untrained:
             job.tables = tables
-    if todo:
-        _run_jobs(todo, scheduler, workers, progress,
-                  f"pareto ({len(jobs) - len(todo)} of {len(jobs)} points reused)")
+    run_jobs(todo, run_point, lambda job, row: write_part(pd.DataFrame([row]), job.row),
+             scheduler=scheduler, workers=workers, progress=progress,
+             description=f"pareto ({len(jobs) - len(todo)} of {len(jobs)} points reused)",
+             what="pareto point")
     computed = [job.name for job in todo]
 
     figures = ["accuracy_percent", "weight_percent", "activation_percent", "mac_percent",

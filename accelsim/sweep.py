@@ -13,7 +13,7 @@ Override values are numbers, strings or booleans. A sweep runs at most
 MAX_JOBS (points x traces); the size is checked before the grid is expanded.
 
 Every (point, trace) is simulated on its own by a worker that gets paths,
-not arrays, and runs Numba single-threaded. Each result is written
+not arrays (accelsim/runner.py runs them and sets their threads). Each result is written
 atomically to `OUT.parts/<key>.parquet` as soon as it arrives; points whose
 part exists are skipped, so a killed sweep loses at most the points in
 flight. The key is a hash of the point's content: its resolved machine
@@ -25,12 +25,9 @@ provenance sidecar. Schedulers: local processes (default), a Dask
 LocalCluster ("local") or an existing Dask cluster ("tcp://HOST:PORT").
 """
 
-import hashlib
+import functools
 import itertools
-import json
 import math
-import os
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,15 +35,15 @@ import pandas as pd
 
 from .config import arch_from_dict, load_arch
 from .errors import AccelsimError, ConfigError
+from .files import content_key
 from .inputs import load_yaml, read_text, shown
-from .progress import Counted, no_progress
 from .results import check_figures, check_results_path, read_part, write_part, write_results
 from .schema import build, spec
 from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, simulate
+from .runner import check_scheduler, run_jobs
 from .trace import MANIFEST
 
 MAX_JOBS = 10_000
-SCHEDULERS = ("processes", "local", "tcp://HOST:PORT")
 
 
 @dataclass(frozen=True)
@@ -116,70 +113,24 @@ def load_sweep(path):
     return sweep
 
 
-def point_key(resolved_config, manifest_text):
-    """Content key of a (point, trace): the resolved config and the trace's manifest."""
-    text = json.dumps([resolved_config, manifest_text], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:24]
+@dataclass(frozen=True)
+class SweepJob:
+    overrides: dict
+    trace: Path
+    part: Path                   # where its result is kept
+
+    @property
+    def name(self):
+        return f"{self.overrides} on {self.trace}"
 
 
-def run_point(arch_path, overrides, trace_path):
+def run_point(arch_path, job, progress=None):
     """Worker: simulate one (override set, trace); returns the result rows."""
-    import numba
-
-    numba.set_num_threads(1)  # parallelism comes from the workers (the call is per thread)
-    table = simulate(load_arch(arch_path, overrides), trace_path)
-    for key, value in overrides.items():
+    table = simulate(load_arch(arch_path, job.overrides), job.trace)
+    for key, value in job.overrides.items():
         table.insert(0, key, value)
-    table.insert(0, "trace", str(trace_path))
+    table.insert(0, "trace", str(job.trace))
     return table
-
-
-def _die_with_parent(parent):
-    """Worker initializer: end this worker when the process that started it ends.
-
-    A worker busy with a point (minutes of training in `accelsim pareto`) would otherwise
-    run on after its parent is killed (SIGTERM, SIGKILL, a closed terminal) and finish
-    work nobody collects, on the cores the next run needs. On Linux the kernel sends the
-    worker SIGTERM when its parent dies (PR_SET_PDEATHSIG); elsewhere it is not available
-    and a worker ends when it next looks for work.
-    """
-    import ctypes
-    import signal
-    import sys
-    if sys.platform.startswith("linux"):
-        PR_SET_PDEATHSIG = 1
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-    if os.getppid() != parent:  # the parent died before the request above was made
-        os._exit(1)
-
-
-def local_executor(workers):
-    import multiprocessing
-    if workers == 1:  # one point after the other in this process: no start-up cost
-        return ThreadPoolExecutor(max_workers=1)
-    return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=_die_with_parent, initargs=(os.getpid(),))
-
-
-def dask_client(scheduler, workers):
-    from dask.distributed import Client, LocalCluster
-    if scheduler == "local":
-        return Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                   dashboard_address=None))
-    try:
-        return Client(scheduler, timeout="10s")
-    except (OSError, TimeoutError, ValueError, TypeError) as exc:
-        raise AccelsimError(f"--scheduler {scheduler}: cannot reach the Dask scheduler "
-                            f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
-                            ) from None
-
-
-def check_scheduler(scheduler, workers):
-    if not (scheduler in SCHEDULERS[:2] or str(scheduler).startswith("tcp://")):
-        raise AccelsimError(f"--scheduler {shown(scheduler)} is invalid: must be one of "
-                            f"{', '.join(SCHEDULERS)}")
-    if workers is not None and not 1 <= workers <= 1024:
-        raise AccelsimError(f"--workers {workers} is invalid: must be in 1..1024")
 
 
 def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, command=""):
@@ -188,45 +139,16 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, co
     out = check_results_path(out)
     parts = Path(f"{out}.parts")
     parts.mkdir(parents=True, exist_ok=True)
-    workers = workers or max(1, os.cpu_count() or 1)
-    # (overrides, trace, its part file) for every job
-    jobs = [(point, trace, parts / f"{point_key(resolved, manifest)}.parquet")
+    jobs = [SweepJob(point, trace, parts / f"{content_key(resolved, manifest)}.parquet")
             for point, resolved in zip(sweep.points, sweep.resolved)
             for trace, manifest in zip(sweep.traces, sweep.manifests)]
-    todo = [job for job in jobs if not job[2].exists()]
-    description = f"sweep ({len(jobs) - len(todo)} of {len(jobs)} points reused)"
-    progress = progress or no_progress
-    failures = []
+    todo = [job for job in jobs if not job.part.exists()]
+    run_jobs(todo, functools.partial(run_point, str(sweep.arch)),
+             lambda job, table: write_part(table, job.part), scheduler=scheduler,
+             workers=workers, progress=progress,
+             description=f"sweep ({len(jobs) - len(todo)} of {len(jobs)} points reused)",
+             what="sweep point")
 
-    def collect(futures, completed):
-        # A failed point is reported at the end; the others still land on disk.
-        for future in progress(Counted(completed(futures), len(futures)), description):
-            job = futures[future]
-            try:
-                table = future.result()
-            except Exception as exc:  # noqa: BLE001 - any worker error is reported with its point
-                failures.append(f"{job[0]} on {job[1]}: {str(exc).splitlines()[0]}")
-                continue
-            write_part(table, job[2])
-
-    if todo and scheduler == "processes":
-        with local_executor(workers) as pool:
-            collect({pool.submit(run_point, str(sweep.arch), job[0], str(job[1])): job
-                     for job in todo}, as_completed)
-    elif todo:
-        from dask.distributed import as_completed as dask_completed
-        client = dask_client(scheduler, workers)
-        try:
-            collect({client.submit(run_point, str(sweep.arch), job[0], str(job[1]), pure=False): job
-                     for job in todo}, dask_completed)
-        finally:
-            cluster = getattr(client, "cluster", None)
-            client.close()
-            if scheduler == "local" and cluster is not None:
-                cluster.close()
-    if failures:
-        raise AccelsimError(f"{len(failures)} sweep point(s) failed (the others are saved; "
-                            f"rerun to retry): {failures[0]}")
     def part_of(point):
         def check(part, where):
             figures = [c for c in part.columns if c not in {*TEXT_COLUMNS, "trace", *point}]
@@ -239,8 +161,8 @@ def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, co
         return check
 
     # A part is keyed by its trace's content, not its path: the path is relabelled here.
-    table = pd.concat([read_part(job[2], [*job[0], *COLUMNS], part_of(job[0]))
-                       .assign(trace=str(job[1])) for job in jobs], ignore_index=True)
+    table = pd.concat([read_part(job.part, [*job.overrides, *COLUMNS], part_of(job.overrides))
+                       .assign(trace=str(job.trace)) for job in jobs], ignore_index=True)
     write_results(table, out, {"command": command, "sweep_arch": str(sweep.arch),
                                "points": len(sweep.points),
                                "traces": [str(t) for t in sweep.traces]})

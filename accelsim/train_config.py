@@ -6,14 +6,13 @@ library cannot disagree, and the CLI builds its parser without importing torch.
 """
 
 import dataclasses
-import hashlib
-import json
 import math
 import typing
 from dataclasses import dataclass, field, fields
 from typing import Optional
 
 from .errors import ConfigError
+from .files import content_key
 
 
 def _option(default, help, valid=None, choices=None):
@@ -133,5 +132,4 @@ def training_key(config, start_from_sha256=None):
     (its defaults resolved: `accelsim.training.resolved`) and the sha256 of the checkpoint
     it starts from. Cached checkpoints are named by it (demo, pareto), so a changed setting
     or a retrained starting point is never served from an old file."""
-    text = json.dumps([dataclasses.asdict(config), start_from_sha256], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
+    return content_key(dataclasses.asdict(config), start_from_sha256)

@@ -27,7 +27,6 @@ settings are `TrainConfig` (train_config.py) and checkpoints are checkpoint.py's
 
 import dataclasses
 import functools
-import os
 import time
 from dataclasses import dataclass
 from typing import Callable
@@ -41,6 +40,7 @@ from .data import load_dataset
 from .errors import AccelsimError
 from .models import count_dense_macs, build_model, dataset_of, input_shape, maskable_layers, zoo_model
 from .progress import no_progress
+from .threads import cores_given
 from .pruning import (attach_weight_masks, calibrate_static_thresholds, install_activation_masks,
                       prune_to_density, rescale_dropout, weight_density, weight_mask)
 from .train_config import TrainConfig
@@ -60,22 +60,9 @@ class TrainResult:
     seconds: float
 
 
-def cores_given():
-    """The cores this process may run on (its CPU affinity, not the machine's), or
-    OMP_NUM_THREADS when that is set and smaller."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    limit = os.environ.get("OMP_NUM_THREADS", "")
-    return max(1, min(cores or 1, int(limit)) if limit.isdigit() else cores or 1)
-
-
 def cap_torch_threads(threads=None):
-    """Give torch `threads` intra-op threads (default: `cores_given()`).
-
-    torch sizes its pool from the machine's cores, so processes that share the cores
-    oversubscribe them and their OpenMP threads spin waiting for each other (two MLP-3
-    trainings on 2 cores took 624 s instead of 35 s). Call it once per training process;
-    worker processes that run side by side get cores // workers each, at least 1.
-    """
+    """Give torch `threads` intra-op threads (default: `cores_given()`, not the machine's
+    cores: see accelsim/threads.py). Commands that train call it once."""
     threads = max(1, threads or cores_given())
     torch.set_num_threads(threads)
     return threads

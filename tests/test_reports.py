@@ -16,7 +16,8 @@ from accelsim.cli import main
 from accelsim.plots import (cycles_per_layer, energy_breakdown, machine_efficiency,
                             speedup_and_saving, variant_color)
 from accelsim.summary import summarize
-from accelsim.sweep import load_sweep, point_key, run_sweep
+from accelsim.files import content_key
+from accelsim.sweep import load_sweep, run_sweep
 
 from conftest import ROOT, random_conv_layer, random_linear_layer
 
@@ -215,7 +216,7 @@ def test_bad_sweep_names_the_problem(tmp_path, results):
     path = _sweep_file(tmp_path, [results / "jp"], [0])
     with pytest.raises(Exception, match="eie.pes = 0"):
         load_sweep(path)
-    assert point_key({"x": 1}, "t") != point_key({"x": 2}, "t")
+    assert content_key({"x": 1}, "t") != content_key({"x": 2}, "t")
 
 
 def test_a_sweep_never_reuses_a_point_whose_config_changed(results, tmp_path):
