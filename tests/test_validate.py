@@ -8,8 +8,8 @@ import pytest
 from accelsim import validate
 from accelsim.cli import main
 
-# The checks the models do not meet today, each explained in the README ("Validation").
-# A change that fixes one, or breaks another, must update the README and this list.
+# The checks the models do not meet today, each explained in docs/validation.md.
+# A change that fixes one, or breaks another, must update that page and this list.
 KNOWN_GAPS = {
     ("dense", "power at full load (45 nm)"),
     ("cnvlutin", "energy gain on the same layers"),
