@@ -1,26 +1,39 @@
 """accelsim: what does a pruned model really cost on a zero-skipping accelerator?"""
 
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Optional, Union
+
 from .config import ArchConfig, load_arch
-from .errors import AccelsimError, ConfigError, TraceError
+from .errors import AccelsimError, ConfigError, DataError, TraceError
 from .macs import layer_macs
+from .progress import Progress, no_progress, tqdm_progress
 from .synth import synthetic_trace
-from .train_config import TrainConfig
 from .trace import Layer, Trace, load_trace, save_trace
+from .train_config import TrainConfig
 
-# Public names whose modules import torch (or the simulator's Numba kernels): imported on
-# first use, so that `import accelsim` stays light and torch-free.
+if TYPE_CHECKING:
+    import pandas as pd
+
+# Public names whose modules import torch, pandas or the simulator's Numba kernels:
+# imported on first use, so that `import accelsim` stays light and torch-free.
 _LAZY = {"train": "training", "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
-         "compare": "pipeline"}
+         "compare": "pipeline", "CompareResult": "pipeline", "read_results": "results",
+         "load_sweep": "sweep", "run_sweep": "sweep", "run_pareto": "pareto",
+         "ParetoResult": "pareto", "register": "machines", "Machine": "machines"}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
         import importlib
         return getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'accelsim' has no attribute {name!r}")
 
 
-def simulate(arch, trace, per_sample=False, progress=None):
+def simulate(arch: Union[ArchConfig, str, Path], trace: Union[Trace, str, Path],
+             per_sample: bool = False, reference: bool = False,
+             progress: Optional[Progress] = None) -> pd.DataFrame:
     """Simulate a trace on a machine config -> pandas.DataFrame, one row per layer plus a
     TOTAL row (per sample with per_sample=True; else the average over samples).
 
@@ -33,15 +46,17 @@ def simulate(arch, trace, per_sample=False, progress=None):
         table = accelsim.simulate("eie", accelsim.load_trace("traces/generated/alexnet-jp"))
         print(table[table.layer == "TOTAL"][["cycles_total", "energy_pj"]])
 
-    progress: None (silent) or a reporter progress(items, description) -> items, such as
-    accelsim.progress.tqdm_progress. Imported lazily so that reading traces does not
-    compile Numba kernels.
+    reference=True runs each machine's plain-Python reference instead of its Numba kernel:
+    the same counts, far slower (for checking a kernel). progress: None (silent) or a
+    reporter progress(items, description) -> items, such as accelsim.tqdm_progress.
+    Imported lazily so that reading traces does not compile Numba kernels.
     """
     from .simulator import simulate as run
-    return run(arch, trace, per_sample=per_sample, progress=progress)
+    return run(arch, trace, per_sample=per_sample, reference=reference, progress=progress)
 
 
-def capture_trace(model, images, model_name="model", variant="dense", dataset="", metadata=None):
+def capture_trace(model: Any, images: Any, model_name: str = "model", variant: str = "dense",
+                  dataset: str = "", metadata: Optional[dict] = None) -> Trace:
     """Trace any torch nn.Module: one forward pass of `images`, every Conv2d and Linear call
     recorded (weights as used, inputs as multiplied) -> Trace.
 
@@ -66,7 +81,18 @@ def capture_trace(model, images, model_name="model", variant="dense", dataset=""
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccelsimError", "ArchConfig", "ConfigError", "Layer", "Trace", "TraceError", "TrainConfig",
-    "capture_trace", "compare", "layer_macs", "load_arch", "load_checkpoint", "load_trace",
-    "save_checkpoint", "save_trace", "simulate", "synthetic_trace", "train",
+    # the data: traces, machine configs, training settings
+    "ArchConfig", "Layer", "Trace", "TrainConfig", "load_arch", "load_trace", "save_trace",
+    "synthetic_trace", "capture_trace", "layer_macs",
+    # training and checkpoints (the train extra)
+    "train", "load_checkpoint", "save_checkpoint",
+    # simulation and studies
+    "simulate", "compare", "CompareResult", "load_sweep", "run_sweep", "run_pareto",
+    "ParetoResult", "read_results",
+    # machine models
+    "Machine", "register",
+    # progress reporters
+    "Progress", "no_progress", "tqdm_progress",
+    # errors
+    "AccelsimError", "ConfigError", "DataError", "TraceError",
 ]

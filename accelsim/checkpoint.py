@@ -7,11 +7,14 @@ and dropout rates, and checks the metadata tracing relies on. Kept apart from tr
 so that tracing a checkpoint does not load the training stack.
 """
 
+from __future__ import annotations
+
 import dataclasses
 import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
 
 import torch
 from torch import nn
@@ -20,10 +23,19 @@ from torch.nn.utils import parametrize
 from .errors import AccelsimError
 from .files import atomic_file, write_text_atomic
 from .models import build_model, dataset_of, maskable_layers
-from .pruning import (activation_masks, attach_weight_masks, install_activation_masks,
-                      raw_weight, weight_density, weight_mask)
+from .pruning import (
+    activation_masks,
+    attach_weight_masks,
+    install_activation_masks,
+    raw_weight,
+    weight_density,
+    weight_mask,
+)
 
 CHECKPOINT_FORMAT = "accelsim-checkpoint"
+
+if TYPE_CHECKING:
+    from .training import TrainResult
 
 
 def _plain(obj):
@@ -48,7 +60,7 @@ def checkpoint_metadata(result):
     })
 
 
-def save_checkpoint(result, path):
+def save_checkpoint(result: TrainResult, path: Union[str, Path]) -> Path:
     """Write a TrainResult as one .pt file (weights, masks, settings) plus `path.json` with
     the readable metadata, both atomically (the .json first). Returns `path`."""
     path = Path(path)
@@ -68,7 +80,7 @@ def save_checkpoint(result, path):
     return path
 
 
-def load_checkpoint(path):
+def load_checkpoint(path: Union[str, Path]) -> tuple[nn.Module, dict[str, Any]]:
     """Read a checkpoint -> (model in eval mode with its weight and activation masks and
     dropout rates installed, metadata dict). Only tensors and plain containers are read
     (torch.load weights_only): a checkpoint cannot run code. Errors are AccelsimError."""

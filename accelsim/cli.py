@@ -4,14 +4,15 @@ import argparse
 import dataclasses
 import importlib
 import json
+import shlex
 import sys
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
+from .defaults import DEMO_ARCHS, QUICK_SAMPLES, SAMPLES, TOTAL_ROW
 from .errors import AccelsimError
 from .progress import tqdm_progress
-
-DEFAULT_ARCHS = ["dense", "cnvlutin", "eie", "systolic"]  # bundled configs, by name
 
 
 def _comma_list(text):
@@ -45,14 +46,6 @@ class _Names:
         names = self._names()
         # Without torch, any value: the command then says, in one line, that it needs torch.
         return names is None or value in names
-
-
-def _add_command(subparsers, name, summary, example):
-    return subparsers.add_parser(
-        name, help=summary, description=summary,
-        epilog="example:\n" + textwrap.indent(example.strip(), "  "),
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
 
 
 def _check_new_directory(path, force):
@@ -144,8 +137,8 @@ def cmd_simulate(args):
     traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
     table, archs, traces = simulate_all(args.arch, traces, per_sample=args.per_sample,
                                         progress=tqdm_progress)
-    write_results(table, args.out, provenance(archs, traces, " ".join(sys.argv)))
-    totals = table[table["layer"] == "TOTAL"]
+    write_results(table, args.out, provenance(archs, traces, args.command_line))
+    totals = table[table["layer"] == TOTAL_ROW]
     print(totals[["model", "variant", "arch", "macs_effective", "cycles_total", "latency_us",
                   "utilization", "energy_pj"]].to_string(index=False))
     print(f"wrote {args.out} ({len(table)} rows) and {args.out}.meta.json")
@@ -167,20 +160,6 @@ def _layer_values(text, what):
 
 def _option_name(field):
     return "--" + field.name.replace("_", "-")
-
-
-def _add_train_options(parser):
-    """One option per TrainConfig field, its default and help taken from the field."""
-    from .train_config import field_kind, options
-
-    for field in options():
-        per_layer = field_kind(field) is dict
-        default = "" if field.default in (None, dataclasses.MISSING) or "default:" in \
-            field.metadata["help"] else f" (default: {field.default})"
-        parser.add_argument(_option_name(field), type=None if per_layer else field_kind(field),
-                            choices=field.metadata.get("choices"),
-                            metavar="LAYER=X,..." if per_layer else None,
-                            help=field.metadata["help"] + default)
 
 
 def _train_config(args):
@@ -228,7 +207,7 @@ def cmd_trace(args):
         if given:
             raise AccelsimError(f"--{given[0].replace('_', '-')} applies to --model-file, "
                                 f"not --checkpoint")
-        samples = 64 if args.samples is None else args.samples
+        samples = SAMPLES if args.samples is None else args.samples
         trace = trace_from_checkpoint(args.checkpoint, samples, args.out, overwrite=args.force)
     else:
         if args.images is None:
@@ -249,9 +228,11 @@ def _print_summary(summary):
 def cmd_compare(args):
     from .pipeline import compare
 
-    _, summary, plots = compare(args.arch, args.trace, args.out, progress=tqdm_progress)
-    _print_summary(summary)
-    print(f"wrote {args.out}/results.csv, results.parquet, summary.csv and {len(plots)} plot files "
+    result = compare(args.arch, args.trace, args.out, progress=tqdm_progress,
+                     command=args.command_line)
+    _print_summary(result.summary)
+    print(f"wrote {args.out}/results.csv, results.parquet, summary.csv and {len(result.plots)} "
+          "plot files "
           f"in {args.out}/plots")
 
 
@@ -271,7 +252,7 @@ def cmd_sweep(args):
     out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))
     sweep = load_sweep(args.sweep)
     table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers,
-                      progress=tqdm_progress, command=" ".join(sys.argv))
+                      progress=tqdm_progress, command=args.command_line)
     print(f"wrote {out}: {len(sweep.points)} points x {len(sweep.traces)} traces, "
           f"{len(table)} rows")
 
@@ -286,8 +267,8 @@ def cmd_pareto(args):
     started = time.time()
     methods = _comma_list(args.methods) if args.methods else list(LADDERS)
     result = run_pareto(args.model, methods, args.out, archs=args.arch, scheduler=args.scheduler,
-                        workers=args.workers, samples=args.samples, quick=args.quick,
-                        progress=tqdm_progress)
+                        workers=args.workers, samples=_samples(args), quick=args.quick,
+                        progress=tqdm_progress, command=args.command_line)
     columns = ["method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
                "mac_percent"]
     with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -306,32 +287,34 @@ def cmd_demo(args):
     from .pipeline import load_archs, run_demo
 
     started = time.time()
-    archs = load_archs(args.arch or DEFAULT_ARCHS)  # before torch loads: a bad one fails at once
+    archs = load_archs(args.arch or list(DEMO_ARCHS))  # before torch loads: a bad one fails at once
     from .training import cap_torch_threads
 
     cap_torch_threads()
-    samples = args.samples if args.samples is not None else 8 if args.quick else 64
-    _, summary, plots = run_demo(args.out, archs, models=_comma_list(args.models),
-                                 samples=samples, retrain=args.retrain, quick=args.quick,
-                                 progress=tqdm_progress)
-    _print_summary(summary)
+    samples = _samples(args)
+    result = run_demo(args.out, archs, models=_comma_list(args.models), samples=samples,
+                      retrain=args.retrain, quick=args.quick, progress=tqdm_progress,
+                      command=args.command_line)
+    _print_summary(result.summary)
     out = Path(args.out)
     print(f"\ndone in {time.time() - started:.0f} s. Wrote:\n"
           f"  {out / 'checkpoints'}/   trained models (reused by the next run)\n"
           f"  {out / 'traces'}/        traces of {samples} test images each\n"
           f"  {out / 'results.csv'}    per-layer results (also .parquet, with .meta.json)\n"
           f"  {out / 'summary.csv'}    the summary above\n"
-          f"  {out / 'plots'}/         {len(plots)} figures (PNG and SVG)")
+          f"  {out / 'plots'}/         {len(result.plots)} figures (PNG and SVG)")
 
 
 def cmd_validate(args):
     from .files import atomic_file
-    from .results import write_results
+    from .results import check_output_directory, check_results_path, write_results
     from .validate import format_table, run_validation, validation_figure
 
-    table, curves = run_validation(progress=tqdm_progress)
     out = Path(args.out)
-    write_results(table, out / "validation.csv", {"command": " ".join(sys.argv)})
+    check_output_directory(out, "output directory")  # before a minute of simulation
+    check_results_path(out / "validation.csv")
+    table, curves = run_validation(progress=tqdm_progress)
+    write_results(table, out / "validation.csv", {"command": args.command_line})
     figure = validation_figure(table, curves)
     for suffix in ("png", "svg"):
         with atomic_file(out / f"validation.{suffix}") as handle:
@@ -344,254 +327,261 @@ def cmd_validate(args):
     return 1 if args.strict and len(failed) else 0
 
 
-def build_parser():
+# ------------------------------------------------------------------ options
+# An option is a function that adds itself to a parser (or a mutually exclusive group);
+# the options several commands share are defined once here, with one help text.
+
+
+def option(*flags, **settings):
+    return lambda parser: parser.add_argument(*flags, **settings)
+
+
+def one_of(*options, required=True):
+    """Options of which at most one (exactly one when required) may be given."""
+    def add(parser):
+        group = parser.add_mutually_exclusive_group(required=required)
+        for add_option in options:
+            add_option(group)
+    return add
+
+
+def arch_option(required=True, default=None):
+    default = f"; default {default}" if default else ""
+    return option("--arch", action="append", required=required,
+                  help=f"machine config YAML or bundled config name (repeatable{default})")
+
+
+def out_option(what, default=None):
+    return option("--out", required=default is None, default=default,
+                  help=what + (f" (default {default})" if default else ""))
+
+
+def model_option():
+    return option("--model", required=True, choices=_Names("models", "ZOO"), metavar="MODEL",
+                  help="one of %(choices)s")
+
+
+def samples_option(default_help, default=None):
+    return option("--samples", type=int, default=default, help=default_help)
+
+
+TRACE_DIR = option("trace", help="trace directory")
+TRACES = option("--trace", action="append", required=True, help="trace directory (repeatable)")
+FORCE = option("--force", action="store_true", help="replace --out if it exists")
+NO_VERIFY = option("--no-verify", action="store_true",
+                   help="skip the trace sha256 checks (sizes and shapes are still checked)")
+SCHEDULER = option("--scheduler", default="processes",
+                   help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
+WORKERS = option("--workers", type=int, help="worker processes of processes and local "
+                 "(default: the cores this process was given)")
+QUICK_SAMPLES_HELP = f"test images per trace (default {SAMPLES}; {QUICK_SAMPLES} with --quick)"
+
+
+def train_options(parser):
+    """One option per TrainConfig field, its default and help taken from the field."""
+    from .train_config import field_kind, options
+
+    for field in options():
+        per_layer = field_kind(field) is dict
+        default = "" if field.default in (None, dataclasses.MISSING) or "default:" in \
+            field.metadata["doc"] else f" (default: {field.default})"
+        parser.add_argument(_option_name(field), type=None if per_layer else field_kind(field),
+                            choices=field.metadata.get("choices"),
+                            metavar="LAYER=X,..." if per_layer else None,
+                            help=field.metadata["doc"] + default)
+
+
+# ------------------------------------------------------------------ commands
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """A subcommand: its name, one-line summary, example lines, options and function."""
+
+    name: str
+    summary: str
+    example: str
+    run: Callable
+    options: tuple
+
+
+def _commands():
     from .synth import PATTERNS, PRESETS
     from .trace import DTYPES
 
+    return [
+        Command("synth", "write a synthetic trace with chosen per-layer densities", """
+accelsim synth --preset eie-benchmarks --out traces/eie
+accelsim synth --preset alexnet-jp --pattern clustered --seed 1 --out traces/alexnet-jp
+accelsim synth --spec my_net.yaml --samples 4 --out traces/my_net
+accelsim synth --topology alexnet.csv --weight-density 0.4 --activation-density 0.5 \\
+    --out traces/alexnet-scalesim""", cmd_synth, (
+            one_of(option("--preset", choices=sorted(PRESETS), help="a built-in network"),
+                   option("--spec", help="YAML file: model, layers (see traces/README.md)"),
+                   option("--topology", help="SCALE-Sim topology CSV, conv or GEMM form, "
+                          "optionally with 'Weight density' and 'Activation density' columns "
+                          "(see docs/tracing.md)")),
+            option("--weight-density", type=float, help="--topology: every layer's weight "
+                   "density where its row gives none (default 1)"),
+            option("--activation-density", type=float, help="--topology: every layer's "
+                   "activation density where its row gives none (default 1)"),
+            out_option("trace directory to create"),
+            samples_option("input samples per layer (default 1)", default=1),
+            option("--seed", type=int, default=0, help="random seed (default 0)"),
+            option("--pattern", choices=PATTERNS, default="uniform",
+                   help="where the non-zeros fall (default uniform)"),
+            option("--cluster-size", type=int, default=4,
+                   help="smoothing width of the clustered pattern (default 4)"),
+            option("--dtype", choices=DTYPES, default="float16",
+                   help="storage dtype of weights and activations (default float16)"),
+            FORCE)),
+        Command("export", "write a trace's geometry as a SCALE-Sim topology CSV (conv form; "
+                "IFMAP = the padded input)", """
+accelsim export --format scalesim traces/generated/mlp3-jp --out mlp3.csv
+accelsim export --format scalesim traces/alexnet-jp --split-groups --densities --out alexnet.csv""",
+                cmd_export, (
+            TRACE_DIR,
+            option("--format", required=True, choices=("scalesim",),
+                   help="scalesim: SCALE-Sim 3 topology"),
+            out_option("topology CSV to write"),
+            option("--densities", action="store_true", help="add 'Weight density' and "
+                   "'Activation density' columns (measured), which synth --topology reads; "
+                   "SCALE-Sim itself cannot read them"),
+            option("--split-groups", action="store_true", help="one row per group of a grouped "
+                   "conv (SCALE-Sim has no groups; default: refuse such a layer)"),
+            FORCE, NO_VERIFY)),
+        Command("inspect", "per-layer shapes, densities and dense/effective MACs of a trace", """
+accelsim inspect traces/eie
+accelsim inspect traces/alexnet-jp --format json > alexnet-jp.json""", cmd_inspect, (
+            TRACE_DIR,
+            option("--format", choices=("table", "json"), default="table",
+                   help="table (default) or json"),
+            option("--threshold", type=float, default=0.0,
+                   help="count |activation| <= threshold as zero (default 0)"),
+            NO_VERIFY)),
+        Command("simulate", "simulate traces cycle by cycle on machine configs", """
+accelsim simulate --arch eie --trace traces/generated/eie --out results/eie.csv
+accelsim simulate --arch dense --arch my_configs/cnvlutin-8lanes.yaml \\
+    --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp \\
+    --out results/alexnet.parquet""", cmd_simulate, (
+            arch_option(), TRACES, out_option("results table, .csv or .parquet"),
+            option("--per-sample", action="store_true",
+                   help="one row per sample instead of the per-inference average"),
+            NO_VERIFY)),
+        Command("train", "train a model, or prune a trained one (wp, jp, static-act)", """
+accelsim train --model mlp3 --method dense --out checkpoints/mlp3-dense.pt
+accelsim train --model mlp3 --method jp --from checkpoints/mlp3-dense.pt --out checkpoints/mlp3-jp.pt
+accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weight-budget 0.1 \\
+    --out checkpoints/mlp3-wp.pt""", cmd_train, (
+            model_option(),
+            option("--method", required=True, choices=_Names("training", "METHODS"),
+                   metavar="METHOD", help="one of %(choices)s"),
+            out_option("checkpoint file to write (.pt; metadata in .pt.json)"),
+            option("--from", help="checkpoint of the trained (dense) model to prune"),
+            train_options)),
+        Command("trace", "record what each layer of a trained model multiplies: a zoo "
+                "checkpoint, or your own PyTorch model (Conv2d and Linear layers are recorded)",
+                f"""
+accelsim trace --checkpoint checkpoints/mlp3-jp.pt --samples {SAMPLES} --out traces/generated/mlp3-jp
+accelsim trace --model-file my_net.py:build --weights my_net.pt --images images.npy \\
+    --samples 16 --out traces/generated/my_net""", cmd_trace, (
+            one_of(option("--checkpoint", help="a checkpoint written by accelsim train"),
+                   option("--model-file", metavar="FILE.py:FUNCTION",
+                          help="your model: FUNCTION() in FILE.py returns the torch.nn.Module "
+                               "(the file is run)")),
+            option("--weights", help="--model-file: state_dict saved with torch.save "
+                   "(default: the module as built)"),
+            option("--images", help="--model-file: .npy of float inputs, N x C x H x W "
+                   "or N x features, scaled as the model expects"),
+            option("--model-name", help="--model-file: model name in the trace "
+                   "(default: the file's name)"),
+            option("--variant", help="--model-file: variant in the trace (default dense)"),
+            samples_option(f"images to run, the first N (default: {SAMPLES} test images of "
+                           "a checkpoint's data set; all of --images)"),
+            out_option("trace directory to create"), FORCE)),
+        Command("demo", "the main job: MNIST models as dense, WP and JP, traced, simulated "
+                "on every machine, summarized and plotted", """
+accelsim demo --out results/demo
+accelsim demo --models mlp3,lenet4 --samples 16 --out results/demo-lenet""", cmd_demo, (
+            out_option("output directory", default="results/demo"),
+            option("--models", default="mlp3",
+                   help="comma-separated: mlp3, lenet4 (default mlp3)"),
+            samples_option(QUICK_SAMPLES_HELP),
+            arch_option(required=False, default=", ".join(DEMO_ARCHS)),
+            option("--retrain", action="store_true",
+                   help="train again even where OUT/checkpoints holds a checkpoint of the "
+                        "same settings (one whose settings changed is retrained anyway)"),
+            option("--quick", action="store_true", help="smoke run: 400 images, one epoch "
+                   f"per phase, {QUICK_SAMPLES} test images per trace"))),
+        Command("compare", "every trace on every machine: one table, a summary and the plots",
+                """
+accelsim compare --arch dense --arch eie \\
+    --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet""",
+                cmd_compare, (arch_option(), TRACES, out_option("output directory"))),
+        Command("plot", "figures from a results table alone (PNG and SVG)", """
+accelsim plot results/demo/results.csv --out results/demo/plots""", cmd_plot, (
+            option("results", help="results table (.csv or .parquet)"),
+            out_option("directory for the figures"))),
+        Command("sweep", "a grid of config overrides x traces -> one Parquet table (resumable)",
+                """
+accelsim sweep analysis/sweeps/eie_pes.yaml --out results/eie_pes.parquet --scheduler local
+accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786""", cmd_sweep, (
+            option("sweep", help="sweep YAML (arch, traces, grid and/or points)"),
+            option("--out", help="results table, .parquet or .csv (default: the sweep file "
+                   "with .parquet); finished points are kept in OUT.parts/"),
+            SCHEDULER, WORKERS)),
+        Command("pareto", "train every method over a ladder of budgets from one dense model, "
+                "trace and simulate each point: accuracy against MACs, latency and energy, "
+                "Pareto fronts and an iso-accuracy table (resumable)", """
+accelsim pareto --model mlp3 --methods wp,jp,static-act --out results/pareto-mlp3
+accelsim pareto --model lenet4 --methods wp,jp --arch eie \\
+    --workers 2 --out results/pareto-lenet4
+accelsim pareto --model mlp3 --quick --out /tmp/pareto-smoke""", cmd_pareto, (
+            model_option(),
+            option("--methods", help="comma-separated methods that have a ladder in "
+                   "the pareto study (default: all of them)"),
+            out_option("output directory (finished points are kept)"),
+            arch_option(required=False, default="every bundled config, see accelsim config "
+                        "--list"),
+            SCHEDULER, WORKERS, samples_option(QUICK_SAMPLES_HELP),
+            option("--quick", action="store_true", help="smoke run: 400 images, one epoch "
+                   f"per phase, each ladder's two ends, {QUICK_SAMPLES} test images per trace"))),
+        Command("validate", "run the machine models on the published reference points and "
+                "print model against published, with the accepted range of each (PASS/FAIL)",
+                """
+accelsim validate --out results/validate
+accelsim validate --strict      # exit status 1 if any check is outside its range""",
+                cmd_validate, (
+            out_option("directory for validation.csv/.png/.svg", default="results/validate"),
+            option("--strict", action="store_true",
+                   help="exit with status 1 when a check fails (default: report only)"))),
+        Command("config", "validate a machine config and print it resolved (defaults filled "
+                "in), or list the bundled ones", """
+accelsim config --list
+accelsim config eie
+accelsim config my_configs/eie-128pe.yaml""", cmd_config, (
+            one_of(option("config", nargs="?",
+                          help="machine config YAML, or a bundled config's name"),
+                   option("--list", action="store_true",
+                          help="list the bundled configs: name, machine, description")),)),
+    ]
+
+
+def build_parser():
     parser = argparse.ArgumentParser(
         prog="accelsim",
         description="What does a pruned model really cost on a zero-skipping accelerator? "
                     "Make or capture traces, inspect them, simulate them on machine models.",
     )
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    synth = _add_command(
-        subparsers, "synth", "write a synthetic trace with chosen per-layer densities",
-        """
-accelsim synth --preset eie-benchmarks --out traces/eie
-accelsim synth --preset alexnet-jp --pattern clustered --seed 1 --out traces/alexnet-jp
-accelsim synth --spec my_net.yaml --samples 4 --out traces/my_net
-accelsim synth --topology alexnet.csv --weight-density 0.4 --activation-density 0.5 \\
-    --out traces/alexnet-scalesim
-        """)
-    source = synth.add_mutually_exclusive_group(required=True)
-    source.add_argument("--preset", choices=sorted(PRESETS), help="a built-in network")
-    source.add_argument("--spec", help="YAML file: model, layers (see traces/README.md)")
-    source.add_argument("--topology", help="SCALE-Sim topology CSV, conv or GEMM form, "
-                        "optionally with 'Weight density' and 'Activation density' columns "
-                        "(see accelsim/topology.py)")
-    synth.add_argument("--weight-density", type=float,
-                       help="--topology: every layer's weight density where its row gives none "
-                       "(default 1)")
-    synth.add_argument("--activation-density", type=float,
-                       help="--topology: every layer's activation density where its row gives "
-                       "none (default 1)")
-    synth.add_argument("--out", required=True, help="trace directory to create")
-    synth.add_argument("--samples", type=int, default=1, help="input samples per layer (default 1)")
-    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-    synth.add_argument("--pattern", choices=PATTERNS, default="uniform",
-                       help="where the non-zeros fall (default uniform)")
-    synth.add_argument("--cluster-size", type=int, default=4,
-                       help="smoothing width of the clustered pattern (default 4)")
-    synth.add_argument("--dtype", choices=DTYPES, default="float16",
-                       help="storage dtype of weights and activations (default float16)")
-    synth.add_argument("--force", action="store_true", help="replace --out if it exists")
-    synth.set_defaults(run=cmd_synth)
-
-    export = _add_command(
-        subparsers, "export", "write a trace's geometry as a SCALE-Sim topology CSV (conv form; "
-        "IFMAP = the padded input)",
-        """
-accelsim export --format scalesim traces/generated/mlp3-jp --out mlp3.csv
-accelsim export --format scalesim traces/alexnet-jp --split-groups --densities --out alexnet.csv
-        """)
-    export.add_argument("trace", help="trace directory")
-    export.add_argument("--format", required=True, choices=("scalesim",),
-                        help="scalesim: SCALE-Sim 3 topology")
-    export.add_argument("--out", required=True, help="topology CSV to write")
-    export.add_argument("--densities", action="store_true",
-                        help="add 'Weight density' and 'Activation density' columns (measured), "
-                        "which synth --topology reads; SCALE-Sim itself cannot read them")
-    export.add_argument("--split-groups", action="store_true",
-                        help="one row per group of a grouped conv (SCALE-Sim has no groups; "
-                        "default: refuse such a layer)")
-    export.add_argument("--force", action="store_true", help="replace --out if it exists")
-    export.add_argument("--no-verify", action="store_true", help="skip the trace sha256 check")
-    export.set_defaults(run=cmd_export)
-
-    inspect = _add_command(
-        subparsers, "inspect", "per-layer shapes, densities and dense/effective MACs of a trace",
-        """
-accelsim inspect traces/eie
-accelsim inspect traces/alexnet-jp --format json > alexnet-jp.json
-        """)
-    inspect.add_argument("trace", help="trace directory")
-    inspect.add_argument("--format", choices=("table", "json"), default="table")
-    inspect.add_argument("--threshold", type=float, default=0.0,
-                         help="count |activation| <= threshold as zero (default 0)")
-    inspect.add_argument("--no-verify", action="store_true",
-                         help="skip the sha256 check (sizes and shapes are still checked)")
-    inspect.set_defaults(run=cmd_inspect)
-
-    simulate = _add_command(
-        subparsers, "simulate", "simulate traces cycle by cycle on machine configs",
-        """
-accelsim simulate --arch eie --trace traces/generated/eie --out results/eie.csv
-accelsim simulate --arch dense --arch my_configs/cnvlutin-8lanes.yaml \\
-    --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet.parquet
-        """)
-    simulate.add_argument("--arch", action="append", required=True,
-                          help="machine config YAML or bundled config name (repeatable)")
-    simulate.add_argument("--trace", action="append", required=True,
-                          help="trace directory (repeatable)")
-    simulate.add_argument("--out", required=True, help="results table, .csv or .parquet")
-    simulate.add_argument("--per-sample", action="store_true",
-                          help="one row per sample instead of the per-inference average")
-    simulate.add_argument("--no-verify", action="store_true", help="skip trace sha256 checks")
-    simulate.set_defaults(run=cmd_simulate)
-
-    train = _add_command(
-        subparsers, "train", "train a model, or prune a trained one (wp, jp, static-act)",
-        """
-accelsim train --model mlp3 --method dense --out checkpoints/mlp3-dense.pt
-accelsim train --model mlp3 --method jp --from checkpoints/mlp3-dense.pt --out checkpoints/mlp3-jp.pt
-accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weight-budget 0.1 \\
-    --out checkpoints/mlp3-wp.pt
-        """)
-    train.add_argument("--model", required=True, choices=_Names("models", "ZOO"),
-                       metavar="MODEL", help="one of %(choices)s")
-    train.add_argument("--method", required=True, choices=_Names("training", "METHODS"),
-                       metavar="METHOD", help="one of %(choices)s")
-    train.add_argument("--out", required=True, help="checkpoint file to write (.pt; metadata in .pt.json)")
-    train.add_argument("--from", help="checkpoint of the trained (dense) model to prune")
-    _add_train_options(train)
-    train.set_defaults(run=cmd_train)
-
-    trace = _add_command(
-        subparsers, "trace", "record what each layer of a trained model multiplies: a zoo "
-        "checkpoint, or your own PyTorch model (Conv2d and Linear layers are recorded)",
-        """
-accelsim trace --checkpoint checkpoints/mlp3-jp.pt --samples 64 --out traces/generated/mlp3-jp
-accelsim trace --model-file my_net.py:build --weights my_net.pt --images images.npy \\
-    --samples 16 --out traces/generated/my_net
-        """)
-    model = trace.add_mutually_exclusive_group(required=True)
-    model.add_argument("--checkpoint", help="a checkpoint written by accelsim train")
-    model.add_argument("--model-file", metavar="FILE.py:FUNCTION",
-                       help="your model: FUNCTION() in FILE.py returns the torch.nn.Module "
-                            "(the file is run)")
-    trace.add_argument("--weights", help="--model-file: state_dict saved with torch.save "
-                       "(default: the module as built)")
-    trace.add_argument("--images", help="--model-file: .npy of float inputs, N x C x H x W "
-                       "or N x features, scaled as the model expects")
-    trace.add_argument("--model-name", help="--model-file: model name in the trace "
-                       "(default: the file's name)")
-    trace.add_argument("--variant", help="--model-file: variant in the trace (default dense)")
-    trace.add_argument("--samples", type=int, help="images to run, the first N (default: 64 "
-                       "test images of a checkpoint's data set; all of --images)")
-    trace.add_argument("--out", required=True, help="trace directory to create")
-    trace.add_argument("--force", action="store_true", help="replace --out if it exists")
-    trace.set_defaults(run=cmd_trace)
-
-    demo = _add_command(
-        subparsers, "demo", "the main job: MNIST models as dense, WP and JP, traced, simulated "
-        "on every machine, summarized and plotted",
-        """
-accelsim demo --out results/demo
-accelsim demo --models mlp3,lenet4 --samples 16 --out results/demo-lenet
-        """)
-    demo.add_argument("--out", default="results/demo", help="output directory (default results/demo)")
-    demo.add_argument("--models", default="mlp3", help="comma-separated: mlp3, lenet4 (default mlp3)")
-    demo.add_argument("--samples", type=int,
-                      help="test images per trace (default 64; 8 with --quick)")
-    demo.add_argument("--arch", action="append",
-                      help="machine config YAML or bundled config name (repeatable; default "
-                           f"{', '.join(DEFAULT_ARCHS)})")
-    demo.add_argument("--retrain", action="store_true",
-                      help="train again even where OUT/checkpoints holds a checkpoint of the "
-                           "same settings (one whose settings changed is retrained anyway)")
-    demo.add_argument("--quick", action="store_true",
-                      help="smoke run: 400 images, one epoch per phase, 8 test images per trace")
-    demo.set_defaults(run=cmd_demo)
-
-    compare = _add_command(
-        subparsers, "compare", "every trace on every machine: one table, a summary and the plots",
-        """
-accelsim compare --arch dense --arch eie \\
-    --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet
-        """)
-    compare.add_argument("--arch", action="append", required=True,
-                         help="machine config YAML or bundled config name (repeatable)")
-    compare.add_argument("--trace", action="append", required=True, help="trace directory (repeatable)")
-    compare.add_argument("--out", required=True, help="output directory")
-    compare.set_defaults(run=cmd_compare)
-
-    plot = _add_command(
-        subparsers, "plot", "figures from a results table alone (PNG and SVG)",
-        """
-accelsim plot results/demo/results.csv --out results/demo/plots
-        """)
-    plot.add_argument("results", help="results table (.csv or .parquet)")
-    plot.add_argument("--out", required=True, help="directory for the figures")
-    plot.set_defaults(run=cmd_plot)
-
-    sweep = _add_command(
-        subparsers, "sweep", "a grid of config overrides x traces -> one Parquet table (resumable)",
-        """
-accelsim sweep analysis/sweeps/eie_pes.yaml --out results/eie_pes.parquet --scheduler local
-accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786
-        """)
-    sweep.add_argument("sweep", help="sweep YAML (arch, traces, grid and/or points)")
-    sweep.add_argument("--out", help="results table, .parquet or .csv (default: the sweep file "
-                       "with .parquet); finished points are kept in OUT.parts/")
-    sweep.add_argument("--scheduler", default="processes",
-                       help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
-    sweep.add_argument("--workers", type=int, help="worker processes (default: CPU count)")
-    sweep.set_defaults(run=cmd_sweep)
-
-    pareto = _add_command(
-        subparsers, "pareto", "train every method over a ladder of budgets from one dense model, "
-        "trace and simulate each point: accuracy against MACs, latency and energy, Pareto "
-        "fronts and an iso-accuracy table (resumable)",
-        """
-accelsim pareto --model mlp3 --methods wp,jp,static-act --out results/pareto-mlp3
-accelsim pareto --model lenet4 --methods wp,jp --arch eie \\
-    --workers 2 --out results/pareto-lenet4
-accelsim pareto --model mlp3 --quick --samples 8 --out /tmp/pareto-smoke
-        """)
-    pareto.add_argument("--model", required=True, choices=_Names("models", "ZOO"),
-                        metavar="MODEL", help="one of %(choices)s")
-    pareto.add_argument("--methods", help="comma-separated methods that have a ladder in "
-                        "accelsim/pareto.py (default: all of them)")
-    pareto.add_argument("--out", required=True, help="output directory (finished points are kept)")
-    pareto.add_argument("--arch", action="append",
-                        help="machine config YAML or bundled config name (repeatable; default: "
-                             "every bundled config, see accelsim config --list)")
-    pareto.add_argument("--scheduler", default="processes",
-                        help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
-    pareto.add_argument("--workers", type=int, help="worker processes (default: the cores given)")
-    pareto.add_argument("--samples", type=int, default=64,
-                        help="test images per trace (default 64)")
-    pareto.add_argument("--quick", action="store_true",
-                        help="smoke run: 400 images, one epoch per phase, each ladder's two ends")
-    pareto.set_defaults(run=cmd_pareto)
-
-    validate = _add_command(
-        subparsers, "validate", "run the machine models on the published reference points and "
-        "print model against published, with the accepted range of each (PASS/FAIL)",
-        """
-accelsim validate --out results/validate
-accelsim validate --strict      # exit status 1 if any check is outside its range
-        """)
-    validate.add_argument("--out", default="results/validate",
-                          help="directory for validation.csv/.png/.svg (default results/validate)")
-    validate.add_argument("--strict", action="store_true",
-                          help="exit with status 1 when a check fails (default: report only)")
-    validate.set_defaults(run=cmd_validate)
-
-    config = _add_command(
-        subparsers, "config", "validate a machine config and print it resolved (defaults filled "
-        "in), or list the bundled ones",
-        """
-accelsim config --list
-accelsim config eie
-accelsim config my_configs/eie-128pe.yaml
-        """)
-    which = config.add_mutually_exclusive_group(required=True)
-    which.add_argument("config", nargs="?", help="machine config YAML, or a bundled config's name")
-    which.add_argument("--list", action="store_true",
-                       help="list the bundled configs: name, machine, description")
-    config.set_defaults(run=cmd_config)
+    for command in _commands():
+        sub = subparsers.add_parser(
+            command.name, help=command.summary, description=command.summary,
+            epilog="example:\n" + textwrap.indent(command.example.strip(), "  "),
+            formatter_class=argparse.RawDescriptionHelpFormatter)
+        for add_option in command.options:
+            add_option(sub)
+        sub.set_defaults(run=command.run)
     return parser
 
 
@@ -603,8 +593,17 @@ def _error_line(command, message):
     return 2
 
 
+def _samples(args):
+    """--samples, or its default for --quick or not."""
+    if args.samples is not None:
+        return args.samples
+    return QUICK_SAMPLES if args.quick else SAMPLES
+
+
 def main(argv=None):
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
+    args.command_line = shlex.join(["accelsim", *map(str, argv)])  # the tables' provenance
     try:
         status = args.run(args)
     except AccelsimError as exc:

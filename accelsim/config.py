@@ -11,9 +11,10 @@ name of an energy-table YAML file next to the config (arch_configs/energy/).
 import copy
 import dataclasses
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional, Union
 
 from .energy import bank_figures, memory_table
 from .errors import ConfigError
@@ -237,7 +238,8 @@ def arch_path(arch):
     return bundled[text]
 
 
-def load_arch(arch, overrides=None):
+def load_arch(arch: Union[ArchConfig, str, Path],
+              overrides: Optional[Mapping[str, Any]] = None) -> ArchConfig:
     """Read, resolve and validate a machine config: a YAML file, or the name of a config
     bundled with accelsim ("eie"; `accelsim config --list` lists them)."""
     path = arch_path(arch)

@@ -19,12 +19,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import AccelsimError
+from .errors import DataError
 from .files import atomic_file
-
-
-class DataError(AccelsimError):
-    """A data set is missing or malformed."""
 
 
 @dataclass

@@ -39,7 +39,7 @@ def _loglog(points, x):
     if len(points) == 1:
         (x0, y0), = points
         return y0 * x / x0
-    for (x0, y0), (x1, y1) in zip(points, points[1:]):
+    for (x0, y0), (x1, y1) in zip(points, points[1:]):  # noqa: B007 (the pair it stops at)
         if x <= x1 or (x1, y1) == points[-1]:
             break
     if x0 == x1 or y0 == 0 or y1 == 0:

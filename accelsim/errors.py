@@ -1,4 +1,4 @@
-"""The error types accelsim raises for bad input.
+"""The error types accelsim raises for bad input: every one of them is defined here.
 
 The CLI turns any AccelsimError into a one-line message and a non-zero exit
 status; anything else is a bug and keeps its traceback.
@@ -15,3 +15,7 @@ class TraceError(AccelsimError):
 
 class ConfigError(AccelsimError):
     """A machine config (or synthetic spec) has a wrong key, type or value."""
+
+
+class DataError(AccelsimError):
+    """A data set is missing or malformed."""

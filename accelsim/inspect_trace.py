@@ -2,6 +2,7 @@
 
 import pandas as pd
 
+from .defaults import TOTAL_ROW
 from .macs import layer_macs
 from .progress import no_progress
 
@@ -75,7 +76,7 @@ def format_summary(trace, table):
         "MAC %": (100 * table["mac_fraction"]).map("{:.2f}".format),
     })
     shown.loc[len(shown)] = [
-        "TOTAL", "", "", "", "",
+        TOTAL_ROW, "", "", "", "",
         f"{100 * totals['weight_density']:.2f}", f"{100 * totals['activation_density']:.2f}",
         "-" if totals["output_activation_density"] is None
         else f"{100 * totals['output_activation_density']:.2f}",

@@ -10,9 +10,15 @@ An activation counts as zero when |a| <= threshold (threshold 0: exact zeros),
 which is how a machine with an ineffectual-neuron threshold sees it.
 """
 
+from __future__ import annotations
+
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .trace import Layer
 
 
 @dataclass
@@ -25,7 +31,7 @@ class LayerMacs:
     activations_nonzero: np.ndarray  # int64, one per sample
 
     @property
-    def weight_density(self):
+    def weight_density(self) -> float:
         return self.weights_nonzero / self.weights
 
     @property
@@ -115,7 +121,7 @@ def _effective_from_masks(layer, weight_mask, act_mask):
     return total
 
 
-def layer_macs(layer, threshold=0.0):
+def layer_macs(layer: Layer, threshold: float = 0.0) -> LayerMacs:
     """A Layer's dense and effective MACs per inference and its non-zero counts -> LayerMacs.
 
     Effective MACs count only products whose weight and input are both non-zero (|input|

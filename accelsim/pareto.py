@@ -36,24 +36,30 @@ worker processes or on a Dask cluster (whose workers must see OUT at the same pa
 through accelsim/runner.py, which also sets each worker's threads.
 """
 
+from __future__ import annotations
+
 import math
-import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional
+from typing import TYPE_CHECKING, Optional, Union
 
 import numpy as np
 import pandas as pd
 
 from .config import arch_path, bundled_configs
+from .defaults import QUICK_TRAINING, SAMPLES, TOTAL_ROW
 from .errors import AccelsimError
 from .files import content_key, sha256_of_file
-from .pipeline import QUICK, load_archs
-from .progress import no_progress
+from .pipeline import load_archs
+from .progress import Progress, no_progress
 from .results import check_figures, provenance, read_part, write_part, write_results
 from .runner import check_scheduler, run_jobs
 from .threads import cores_given, worker_threads
 from .train_config import TrainConfig, training_key
+
+if TYPE_CHECKING:
+    from .config import ArchConfig
 
 # Training (and so torch) is imported in the functions that train: after the machine
 # configs are checked, so that a bad --arch fails at once, not after torch has loaded.
@@ -104,10 +110,20 @@ class PointJob:
 
 @dataclass
 class ParetoResult:
+    """What `run_pareto` computed and wrote.
+
+    table     one row per point (dense and each method's budgets): accuracy, weight,
+              activation and MAC percentages, and cycles, latency and energy per machine
+    iso       the iso-accuracy table: each method's cost at the dense accuracy minus 0.1,
+              0.3 and 1.0 pp, and the WP/JP ratio
+    plots     the figure files written (PNG and SVG)
+    computed  the names of the points this run (re)computed; the others were reused
+    """
+
     table: pd.DataFrame
     iso: pd.DataFrame
-    plots: list
-    computed: list               # names of the points (re)computed by this run
+    plots: list[Path]
+    computed: list[str]
 
 
 def point_configs(model, methods, quick=False):
@@ -120,7 +136,7 @@ def point_configs(model, methods, quick=False):
     from .training import resolved
 
     def config(method, **settings):
-        return resolved(TrainConfig(model=model, method=method, **(QUICK if quick else {}),
+        return resolved(TrainConfig(model=model, method=method, **(QUICK_TRAINING if quick else {}),
                                     **settings))
 
     points = []
@@ -169,7 +185,7 @@ def run_point(job, progress=None):
                                         else totals["activation_density"]),
            "mac_percent": 100 * totals["mac_fraction"]}
     table, _, _ = simulate_all(job.archs, [trace], progress=progress)
-    for _, total in table[table["layer"] == "TOTAL"].iterrows():
+    for _, total in table[table["layer"] == TOTAL_ROW].iterrows():
         row[f"cycles_{total['arch']}"] = float(total["cycles_total"])
         row[f"latency_us_{total['arch']}"] = float(total["latency_us"])
         row[f"energy_uj_{total['arch']}"] = float(total["energy_pj"]) / 1e6
@@ -190,8 +206,11 @@ def _read_row(job, figures):
     return read_part(job.row, ["model", "method", "budget", *figures], check)
 
 
-def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=None,
-               samples=64, quick=False, progress=None):
+def run_pareto(model: str, methods: Sequence[str], out: Union[str, Path],
+               archs: Optional[Sequence[Union[ArchConfig, str, Path]]] = None,
+               scheduler: str = "processes", workers: Optional[int] = None,
+               samples: int = SAMPLES, quick: bool = False, progress: Optional[Progress] = None,
+               command: str = "") -> ParetoResult:
     """Train, trace and simulate the missing points; write and return the tables and plots."""
     unknown = [m for m in methods if m not in LADDERS]
     if unknown or not methods:
@@ -239,7 +258,7 @@ def run_pareto(model, methods, out, archs=None, scheduler="processes", workers=N
                *(f"{kind}_{name}" for name in names for kind in ("cycles", "latency_us",
                                                                  "energy_uj"))]
     table = pd.concat([_read_row(job, figures) for job in jobs], ignore_index=True)
-    meta = provenance(configs, [], " ".join(sys.argv))
+    meta = provenance(configs, [], command)
     meta.update(ladders={m: {"knob": LADDERS[m].knob, "budgets": list(LADDERS[m].budgets)}
                          for m in methods},
                 quick=quick, samples=samples, dense_checkpoint=str(dense_checkpoint),

@@ -3,19 +3,32 @@
 The CLI calls these; each stage can also be used alone from Python.
 """
 
-import sys
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Optional, Union
 
 import pandas as pd
 
+from .defaults import QUICK_TRAINING, SAMPLES, TOTAL_ROW
 from .errors import AccelsimError
-from .results import (check_figures, check_output_directory, check_results_path, provenance,
-                      read_results, write_results)
+from .progress import Progress
+from .results import (
+    check_figures,
+    check_output_directory,
+    check_results_path,
+    provenance,
+    read_results,
+    write_results,
+)
+
+if TYPE_CHECKING:
+    from .config import ArchConfig
+    from .trace import Trace
 
 DEMO_METHODS = {"dense": {}, "wp": {"weight_budget": 0.1}, "jp": {}}
-# Smoke runs (tests, `demo --quick`, `pareto --quick`): TrainConfig fields for 400 images
-# per split and one epoch per phase.
-QUICK = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1, "warmup_epochs": 1}
 
 
 def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
@@ -23,9 +36,9 @@ def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
     import torch
 
     from .capture import capture_trace
+    from .checkpoint import load_checkpoint
     from .data import load_dataset
     from .trace import save_trace
-    from .checkpoint import load_checkpoint
 
     model, meta = load_checkpoint(checkpoint)
     data = load_dataset(meta["dataset"], validation=meta["config"]["validation"],
@@ -121,13 +134,28 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
 REPORT_TABLES = ("results.csv", "results.parquet", "summary.csv")
 
 
-def report(table, out_dir, archs, traces):
-    """results.csv, results.parquet, summary.csv and plots/ under out_dir."""
+@dataclass
+class CompareResult:
+    """What `compare` and `run_demo` computed and wrote.
+
+    table    the results: one row per layer, trace and machine, plus their TOTAL rows
+    summary  per trace and machine: speedup and energy saving over the dense model and machine
+    plots    the figure files written (PNG and SVG)
+    """
+
+    table: pd.DataFrame
+    summary: pd.DataFrame
+    plots: list[Path]
+
+
+def report(table, out_dir, archs, traces, command=""):
+    """results.csv, results.parquet, summary.csv and plots/ under out_dir -> (summary, plot
+    paths). command: the command line recorded in the tables' provenance sidecars."""
     from .plots import write_plots
     from .summary import summarize
 
     out_dir = Path(out_dir)
-    meta = provenance(archs, traces, " ".join(sys.argv))
+    meta = provenance(archs, traces, command)
     write_results(table, out_dir / "results.csv", meta)
     write_results(table, out_dir / "results.parquet", meta)
     summary = summarize(table)
@@ -143,18 +171,24 @@ def check_report_paths(out_dir):
         check_results_path(Path(out_dir) / name)
 
 
-def compare(archs, traces, out_dir, progress=None):
-    """Every trace on every machine config -> (results table, summary, plot paths).
+def compare(archs: Sequence[Union[ArchConfig, str, Path]], traces: Sequence[Union[Trace, str, Path]],
+            out_dir: Union[str, Path], progress: Optional[Progress] = None,
+            command: str = "") -> CompareResult:
+    """Every trace on every machine config -> CompareResult (table, summary, plots).
 
     archs: configs, paths or bundled names; traces: Trace objects or trace directories.
     Writes out_dir/results.csv and .parquet (one row per layer, sample average, and a
     TOTAL row per trace and machine), summary.csv (speedup and energy saving over the
     dense model and the dense machine) and plots/ (PNG and SVG), as `accelsim compare`.
+    command: the command line to record in the tables' sidecars (the CLI passes its own).
+
+        result = accelsim.compare(["dense", "eie"], ["traces/mlp3-wp", "traces/mlp3-jp"], "out")
+        print(result.summary)
     """
     check_report_paths(out_dir)  # before any simulation
     table, archs, traces = simulate_all(archs, traces, progress=progress)
-    summary, plots = report(table, out_dir, archs, traces)
-    return table, summary, plots
+    summary, plots = report(table, out_dir, archs, traces, command)
+    return CompareResult(table, summary, plots)
 
 
 def plot_results(results_path, out_dir):
@@ -169,13 +203,13 @@ def plot_results(results_path, out_dir):
         if table[column].isna().any():
             raise AccelsimError(f"{where}column {column} has empty values")
         table[column] = table[column].astype(str)
-    if not (table["layer"] == "TOTAL").any():
-        raise AccelsimError(f"{where}has no TOTAL row")
+    if not (table["layer"] == TOTAL_ROW).any():
+        raise AccelsimError(f"{where}has no {TOTAL_ROW} row")
     return write_plots(table, out_dir)
 
 
-def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, quick=False,
-             log=print, progress=None):
+def run_demo(out_dir, archs, models=("mlp3",), samples=SAMPLES, retrain=False, quick=False,
+             log=print, progress=None, command=""):
     """Train dense, WP and JP models on MNIST, trace them, simulate every trace on every
     machine and write the report. `quick`: a smoke run on 400 images, one epoch per phase.
 
@@ -197,7 +231,7 @@ def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, quick=
         dense = None
         for method, settings in DEMO_METHODS.items():
             config = resolved(TrainConfig(model=model, method=method, **settings,
-                                          **(QUICK if quick else {})))
+                                          **(QUICK_TRAINING if quick else {})))
             start_from = None if method == "dense" else dense
             key = training_key(config, start_from and sha256_of_file(start_from))
             checkpoint = out_dir / "checkpoints" / f"{model}-{method}-{key}.pt"
@@ -214,4 +248,4 @@ def run_demo(out_dir, archs, models=("mlp3",), samples=64, retrain=False, quick=
             trace_from_checkpoint(checkpoint, samples, trace_dir, overwrite=True)
             traces.append(trace_dir)
     log("simulating ...")
-    return compare(archs, traces, out_dir, progress=progress)
+    return compare(archs, traces, out_dir, progress=progress, command=command)

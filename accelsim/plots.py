@@ -15,6 +15,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
+from .defaults import TOTAL_ROW
 from .files import atomic_file
 from .summary import summarize
 
@@ -50,7 +51,7 @@ def component_colors(components):
 
 
 def _layers(table):
-    return table[table["layer"] != "TOTAL"]
+    return table[table["layer"] != TOTAL_ROW]
 
 
 def _variants(table):

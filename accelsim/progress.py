@@ -5,17 +5,28 @@ A reporter is any callable `progress(items, description) -> iterable` that yield
 `progress=None`, meaning no report; the CLI passes `tqdm_progress`.
 """
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
 
-Progress = Callable[[Iterable, str], Iterable]
+T = TypeVar("T")
 
 
-def no_progress(items, description):
+class Progress(Protocol):
+    """A progress reporter: `progress(items, description)` yields `items` unchanged while
+    it shows a bar, logs, or does nothing. Pass one as `progress=` to any accelsim function
+    with a long loop (None: no report)."""
+
+    def __call__(self, items: Iterable[T], description: str) -> Iterable[T]: ...
+
+
+def no_progress(items: Iterable[T], description: str) -> Iterable[T]:
+    """The reporter that reports nothing: `items` as they are."""
     return items
 
 
-def tqdm_progress(items, description):
+def tqdm_progress(items: Iterable[T], description: str) -> Iterable[T]:
+    """A tqdm bar on stderr, labelled `description`; off when stderr is not a terminal."""
     from tqdm import tqdm
 
     # disable=None: tqdm switches itself off when stderr is not a terminal; leave=False: a
@@ -27,11 +38,11 @@ def tqdm_progress(items, description):
 class Counted:
     """Items that arrive one at a time (futures as they complete), with their number known
     beforehand: len() lets a reporter show the total."""
-    items: Iterable
+    items: Iterable[Any]
     total: int
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[Any]:
         return iter(self.items)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self.total

@@ -12,7 +12,9 @@ import hashlib
 import io
 import json
 import os
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -112,7 +114,7 @@ def write_results(table, path, meta):
     return path
 
 
-def read_results(path, required=()):
+def read_results(path: Union[str, Path], required: Sequence[str] = ()) -> pd.DataFrame:
     """A results table; checked against its sidecar when there is one, and for `required`
     columns."""
     path = Path(path)

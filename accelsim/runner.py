@@ -134,7 +134,7 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job, Optional[Progress]], Any]
         # Here: a worker process would only add seconds of imports.
         with worker_threads(threads):
             for job in progress(jobs, description):
-                record(job, lambda: work(job, progress))
+                record(job, lambda: work(job, progress))  # noqa: B023 (called at once)
     elif scheduler == "processes":
         with ProcessPoolExecutor(max_workers=workers,
                                  mp_context=multiprocessing.get_context("spawn"),

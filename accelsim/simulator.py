@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .config import ArchConfig, load_arch
+from .defaults import TOTAL_ROW
 from .energy import EnergyModel
 from .errors import AccelsimError
 from .machines import MACHINES
@@ -176,7 +177,7 @@ def _total_row(layers):
     energy_columns = [c for c in layers.columns if c.startswith("energy_")]
     for column in ADDITIVE + energy_columns:
         total[column] = layers[column].sum()
-    total["layer"], total["kind"] = "TOTAL", ""
+    total["layer"], total["kind"] = TOTAL_ROW, ""
     # Whole-network densities as the effective-to-dense MAC ratio cannot tell them apart:
     # weighted by each layer's dense MACs.
     for column in ("weight_density", "activation_density"):

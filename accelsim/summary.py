@@ -11,6 +11,7 @@ Missing references give NaN rather than a guess.
 import numpy as np
 import pandas as pd
 
+from .defaults import TOTAL_ROW
 from .machines import MACHINES
 
 SUMMARY_COLUMNS = ["model", "arch", "machine", "variant", "mac_percent", "cycles_total",
@@ -20,7 +21,7 @@ SUMMARY_COLUMNS = ["model", "arch", "machine", "variant", "mac_percent", "cycles
 
 
 def summarize(table):
-    totals = table[table["layer"] == "TOTAL"].copy()
+    totals = table[table["layer"] == TOTAL_ROW].copy()
     totals["mac_percent"] = 100 * totals["macs_effective"] / totals["macs_dense"]
     totals["energy_uj"] = totals["energy_pj"] / 1e6
     dense_model = totals[totals["variant"] == "dense"].set_index(["model", "arch"])

@@ -30,6 +30,7 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Optional, Union
 
 import pandas as pd
 
@@ -37,10 +38,11 @@ from .config import arch_from_dict, load_arch
 from .errors import AccelsimError, ConfigError
 from .files import content_key
 from .inputs import load_yaml, read_text, shown
+from .progress import Progress
 from .results import check_figures, check_results_path, read_part, write_part, write_results
+from .runner import check_scheduler, run_jobs
 from .schema import build, spec
 from .simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, simulate
-from .runner import check_scheduler, run_jobs
 from .trace import MANIFEST
 
 MAX_JOBS = 10_000
@@ -73,7 +75,10 @@ def _check_override(key, value, where):
                           "a finite number, a string or true/false")
 
 
-def load_sweep(path):
+def load_sweep(path: Union[str, Path]) -> Sweep:
+    """Read and check a sweep YAML (arch, traces, grid and/or points) -> Sweep: every
+    point's overrides applied to the config and validated, every trace found, before any
+    simulation (docs/studies.md describes the file)."""
     path = Path(path)
     where = f"sweep {path}: "
     raw = load_yaml(path, where, ConfigError)
@@ -133,7 +138,9 @@ def run_point(arch_path, job, progress=None):
     return table
 
 
-def run_sweep(sweep, out, scheduler="processes", workers=None, progress=None, command=""):
+def run_sweep(sweep: Sweep, out: Union[str, Path], scheduler: str = "processes",
+              workers: Optional[int] = None, progress: Optional[Progress] = None,
+              command: str = "") -> pd.DataFrame:
     """Run the missing points of `sweep`; write and return the combined table."""
     check_scheduler(scheduler, workers)
     out = check_results_path(out)

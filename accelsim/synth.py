@@ -13,13 +13,14 @@ drawn from its own seeded stream: the same seed gives the same bytes.
 """
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Optional
+from typing import Any, Optional, Union
 
 import numpy as np
 
 from .errors import ConfigError
-from .progress import no_progress
+from .progress import Progress, no_progress
 from .schema import build, spec
 from .trace import Layer, Trace, check_layer_geometry
 
@@ -161,8 +162,9 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
     return layer
 
 
-def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=4,
-                    dtype="float16", progress=None):
+def synthetic_trace(network: Union[NetworkSpec, Mapping[str, Any]], samples: int = 1,
+                    seed: int = 0, pattern: str = "uniform", cluster_size: int = 4,
+                    dtype: str = "float16", progress: Optional[Progress] = None) -> Trace:
     """Build a Trace with chosen per-layer densities from a NetworkSpec or a mapping that
     validates as one (the YAML of `accelsim synth --spec`; see traces/README.md).
 
@@ -177,7 +179,8 @@ def synthetic_trace(network, samples=1, seed=0, pattern="uniform", cluster_size=
     accelsim.progress.tqdm_progress.
     """
     if not isinstance(network, NetworkSpec):
-        network = build(NetworkSpec, network, "synthetic spec: ")
+        return synthetic_trace(build(NetworkSpec, network, "synthetic spec: "), samples, seed,
+                               pattern, cluster_size, dtype, progress)
     if not 0 <= seed < 2**63:
         raise ConfigError(f"seed = {seed} is invalid: must be in 0..2**63-1")
     if not 1 <= cluster_size <= 1024:

@@ -48,7 +48,6 @@ ratio): leave them out for SCALE-Sim, keep them for a round trip.
 import math
 from pathlib import Path
 
-
 from .errors import AccelsimError
 from .inputs import read_text, shown
 from .macs import nonzero_activations, padded_mask

@@ -14,6 +14,7 @@ import sys
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Optional, Union
 
 import numpy as np
 
@@ -56,36 +57,36 @@ class Layer:
     kind: str
     weight: np.ndarray
     activations: np.ndarray
-    stride: tuple = (1, 1)
-    padding: tuple = (0, 0)
-    dilation: tuple = (1, 1)
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
     groups: int = 1
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         self.stride = _pair(self.stride, "stride")
         self.padding = _pair(self.padding, "padding")
         self.dilation = _pair(self.dilation, "dilation")
         self.groups = int(self.groups)
 
     @property
-    def samples(self):
+    def samples(self) -> int:
         return int(self.activations.shape[0])
 
     @cached_property
-    def weight_nonzero(self):
+    def weight_nonzero(self) -> np.ndarray:
         """Boolean mask of the non-zero weights, built once: every machine and sample uses it."""
         return nonzero_mask(self.weight)
 
     @property
-    def kernel(self):
+    def kernel(self) -> tuple[int, ...]:
         return tuple(int(v) for v in self.weight.shape[2:]) if self.kind == "conv2d" else (1, 1)
 
     @property
-    def input_shape(self):
+    def input_shape(self) -> tuple[int, ...]:
         return tuple(int(v) for v in self.activations.shape[1:])
 
     @property
-    def output_shape(self):
+    def output_shape(self) -> tuple[int, ...]:
         """(K, P, Q) for conv2d, (out,) for linear."""
         if self.kind == "linear":
             return (int(self.weight.shape[0]),)
@@ -103,22 +104,22 @@ class Layer:
 class Trace:
     """A network's layers in order plus where the trace came from."""
 
-    layers: list
+    layers: list[Layer]
     model: str = "unknown"
     variant: str = "unknown"
     dataset: str = "unknown"
     source: str = ""
-    metadata: dict = field(default_factory=dict)
-    path: Path = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Optional[Path] = None
     # The layers are separate benchmarks (a suite such as EIE's Table III), not one network:
     # each is simulated alone, with its own on-chip allocation and its input and output in DRAM.
     independent_layers: bool = False
 
     @property
-    def samples(self):
+    def samples(self) -> int:
         return self.layers[0].samples if self.layers else 0
 
-    def layer(self, name):
+    def layer(self, name: str) -> Layer:
         for layer in self.layers:
             if layer.name == name:
                 return layer
@@ -212,7 +213,7 @@ def is_trace_directory(path):
     return isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
 
 
-def save_trace(trace, path, overwrite=False):
+def save_trace(trace: Trace, path: Union[str, Path], overwrite: bool = False) -> Path:
     """Write `trace` to directory `path` atomically and return the path."""
     names = [layer.name for layer in trace.layers]
     if not names:
@@ -339,7 +340,7 @@ def _read_layer(directory, entry, index, verify, trace_where):
     return layer
 
 
-def load_trace(path, verify=True):
+def load_trace(path: Union[str, Path], verify: bool = True) -> Trace:
     """Read and validate a trace directory; arrays are memory-mapped.
 
     verify=False skips the sha256 pass (sizes, shapes and geometry are still checked).

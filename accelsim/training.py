@@ -28,8 +28,10 @@ settings are `TrainConfig` (train_config.py) and checkpoints are checkpoint.py's
 import dataclasses
 import functools
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from pathlib import Path
+from typing import Any, Optional, Union
 
 import numpy as np
 import torch
@@ -38,11 +40,25 @@ from torch import nn
 from .checkpoint import load_checkpoint
 from .data import load_dataset
 from .errors import AccelsimError
-from .models import count_dense_macs, build_model, dataset_of, input_shape, maskable_layers, zoo_model
-from .progress import no_progress
+from .models import (
+    build_model,
+    count_dense_macs,
+    dataset_of,
+    input_shape,
+    maskable_layers,
+    zoo_model,
+)
+from .progress import Progress, no_progress
+from .pruning import (
+    attach_weight_masks,
+    calibrate_static_thresholds,
+    install_activation_masks,
+    prune_to_density,
+    rescale_dropout,
+    weight_density,
+    weight_mask,
+)
 from .threads import cores_given
-from .pruning import (attach_weight_masks, calibrate_static_thresholds, install_activation_masks,
-                      prune_to_density, rescale_dropout, weight_density, weight_mask)
 from .train_config import TrainConfig
 
 RATE_GRID = (1.0, 0.6, 0.5, 0.4, 0.3, 0.25, 0.2, 0.15, 0.12, 0.1, 0.08, 0.06, 0.05, 0.04, 0.03,
@@ -373,7 +389,9 @@ def resolved(config):
     return config
 
 
-def train(config, start_from=None, progress=None, tables=None):
+def train(config: TrainConfig, start_from: Optional[Union[str, Path]] = None,
+          progress: Optional[Progress] = None, tables: Optional[dict[str, Any]] = None,
+          ) -> TrainResult:
     """Train or prune a zoo model as `config` (a TrainConfig) says -> TrainResult.
 
     start_from: the checkpoint of the trained model a pruning method starts from (dense
@@ -402,12 +420,12 @@ def train(config, start_from=None, progress=None, tables=None):
                                 f"give --from DENSE_CHECKPOINT")
         model, history = build_model(config.model), []
     data = _load_data(config, dataset_of(config.model))
-    sensitivity = {}
+    sensitivity: dict[str, Any] = {}
     # oneDNN runs these small convs about a quarter faster in channels-last layout on CPU;
     # the model goes back to the default layout so checkpoints and traces hold plain tensors.
-    model.to(memory_format=torch.channels_last)
+    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch accepts it; its stubs do not
     method.run(model, data, config, history, sensitivity, tables or {}, progress)
-    model.to(memory_format=torch.contiguous_format)
+    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
     return TrainResult(model, config, evaluate(model, *data["test"]),
                        evaluate(model, *data["validation"]), history, sensitivity,
                        time.time() - started)

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from .config import BUNDLED_CONFIGS, load_arch
+from .defaults import TOTAL_ROW
 from .energy import EnergyModel
 from .progress import Counted, no_progress
 from .simulator import simulate
@@ -55,7 +56,7 @@ def _arch(name, **overrides):
 
 
 def _layers(table):
-    return table[table["layer"] != "TOTAL"].set_index("layer")
+    return table[table["layer"] != TOTAL_ROW].set_index("layer")
 
 
 def onchip_power_w(row, arch):
@@ -208,12 +209,12 @@ def scnn_checks(progress):
     presets = ("alexnet-scnn", "googlenet-inception", "vgg16-scnn")
     for preset in progress(presets, "scnn networks"):
         layer_speed, layer_energy = _scnn_over_dcnn(synthetic_trace(preset_spec(preset)))
-        speed.append(layer_speed["TOTAL"])
-        energy.append(layer_energy["TOTAL"])
+        speed.append(layer_speed[TOTAL_ROW])
+        energy.append(layer_energy[TOTAL_ROW])
     # The PE arrays' cycles, as the paper's sweep: each layer here also pays its own DRAM I/O.
     sweep_speed, sweep_energy = _scnn_over_dcnn(synthetic_trace(preset_spec("density-sweep")),
                                                 "cycles_compute")
-    sweep_speed = sweep_speed.drop("TOTAL")
+    sweep_speed = sweep_speed.drop(TOTAL_ROW)
     densities = np.array([float(name[1:]) for name in sweep_speed.index])
     # Where SCNN's speedup falls through 1, interpolated linearly between sweep points.
     above = np.flatnonzero(sweep_speed.to_numpy() >= 1.0)
@@ -240,7 +241,7 @@ def scnn_checks(progress):
               0.7 * 24, 1.3 * 24, "x", "±30 %", "SCNN paper: 24x"),
     ]
     return rows, {"density": pd.DataFrame({"speedup": sweep_speed.to_numpy(),
-                                           "energy_gain": sweep_energy.drop("TOTAL").to_numpy()},
+                                           "energy_gain": sweep_energy.drop(TOTAL_ROW).to_numpy()},
                                           index=densities)}
 
 

@@ -12,13 +12,14 @@ Writes cnvlutin_speedup.csv/.png/.svg.
 
 import argparse
 
-
 from _common import plt, save_figure, variant_color, write_table
+
+from accelsim.defaults import TOTAL_ROW
 from accelsim.results import read_results
 
 
 def speedups(results, kinds=("conv2d",)):
-    layers = results[(results["layer"] != "TOTAL") & results["kind"].isin(kinds)]
+    layers = results[(results["layer"] != TOTAL_ROW) & results["kind"].isin(kinds)]
     keys = ["model", "variant", "layer"]
     dense = layers[layers["machine"] == "dense"].set_index(keys)["cycles_compute"]
     cnv = layers[layers["machine"] == "cnvlutin"].set_index(keys)

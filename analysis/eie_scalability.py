@@ -17,12 +17,13 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
 from _common import plt, save_figure, write_table
+
+from accelsim.defaults import TOTAL_ROW
 
 
 def scalability(sweep):
-    layers = sweep[sweep["layer"] != "TOTAL"]
+    layers = sweep[sweep["layer"] != TOTAL_ROW]
     one = layers[layers["eie.pes"] == layers["eie.pes"].min()].set_index("layer")["cycles_compute"]
     table = layers[["layer", "eie.pes", "cycles_compute", "cycles_total", "load_efficiency",
                     "weights_on_chip"]].copy()
@@ -60,7 +61,7 @@ def scalability_figure(table):
 
 def fifo_figure(sweep):
     fig, ax = plt.subplots(figsize=(5, 3.2))
-    _line_per_layer(ax, sweep[sweep["layer"] != "TOTAL"], "eie.fifo_depth", "load_efficiency")
+    _line_per_layer(ax, sweep[sweep["layer"] != TOTAL_ROW], "eie.fifo_depth", "load_efficiency")
     ax.set_xscale("log", base=2)
     ax.set_ylim(0, 1.02)
     ax.set_xlabel("activation FIFO depth")
@@ -83,7 +84,7 @@ def main(argv=None):
     save_figure(scalability_figure(table), f"{args.out}/eie_scalability")
     if args.fifo:
         fifo = pd.read_parquet(args.fifo)
-        efficiency = fifo[fifo["layer"] != "TOTAL"][["layer", "eie.fifo_depth", "load_efficiency"]]
+        efficiency = fifo[fifo["layer"] != TOTAL_ROW][["layer", "eie.fifo_depth", "load_efficiency"]]
         print(efficiency.pivot(index="layer", columns="eie.fifo_depth",
                                values="load_efficiency").round(3).to_string())
         write_table(efficiency, args.out, "eie_fifo")

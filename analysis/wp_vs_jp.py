@@ -11,8 +11,8 @@ import argparse
 
 import numpy as np
 import pandas as pd
-
 from _common import plt, save_figure, variant_color, write_table
+
 from accelsim import load_trace
 from accelsim.inspect_trace import summary_totals, trace_summary
 

@@ -5,6 +5,7 @@
 """
 
 import inspect
+import re
 import sys
 from pathlib import Path
 
@@ -19,7 +20,8 @@ API = ROOT / "docs" / "api.md"
 def _entry(name, obj):
     kind = "class" if inspect.isclass(obj) else "function"
     try:
-        signature = str(inspect.signature(obj))
+        # A default that is a function shows as its name, not its address of this run.
+        signature = re.sub(r"<function (\w+) at 0x[0-9a-f]+>", r"\1", str(inspect.signature(obj)))
     except (TypeError, ValueError):
         signature = ""
     lines = [f"## `accelsim.{name}{signature}`", "", f"*{kind}*", "",

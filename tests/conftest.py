@@ -1,9 +1,47 @@
-import numpy as np
-import pytest
+"""Shared fixtures, the suite's marks, and the Numba cache every test process uses."""
 
-from accelsim import Layer, Trace
+import os
+from pathlib import Path
 
-ROOT = __import__("pathlib").Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[1]
+
+# Absolute, and set before Numba is imported: subprocesses started in a temporary directory
+# (install, kill, torch-free) inherit it and reuse the compiled kernels instead of compiling
+# every kernel again in an empty relative cache.
+os.environ["NUMBA_CACHE_DIR"] = str((ROOT / os.environ.get("NUMBA_CACHE_DIR", ".numba_cache"))
+                                    .resolve())
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+from accelsim import Layer, Trace  # noqa: E402
+
+# Marks that take a test out of the everyday run (-m everyday); the README's test command
+# runs all of them but slow. pyproject.toml describes each.
+HEAVY_MARKS = ("slow", "system", "training", "acceptance", "peers")
+
+# The quick dense model the training, pareto and fuzz tests start from: seconds, not minutes.
+QUICK_DENSE = dict(model="mlp3", method="dense", epochs=2, limit=400, validation=400)
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if not any(item.get_closest_marker(mark) for mark in HEAVY_MARKS):
+            item.add_marker(pytest.mark.everyday)
+
+
+@pytest.fixture(scope="session")
+def dense_checkpoint(tmp_path_factory):
+    """(path, TrainResult) of one quick dense MLP-3, trained once per pytest run. Read it;
+    copy it before changing it."""
+    pytest.importorskip("torch")
+    from accelsim.checkpoint import save_checkpoint
+    from accelsim.training import TrainConfig, train
+
+    result = train(TrainConfig(**QUICK_DENSE))
+    path = tmp_path_factory.mktemp("dense") / "mlp3-dense.pt"
+    save_checkpoint(result, path)
+    return path, result
 
 
 def random_conv_layer(rng, name="conv", samples=2, channels=4, size=7, filters=4, kernel=3,

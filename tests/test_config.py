@@ -1,10 +1,9 @@
 import pytest
 import yaml
+from conftest import ROOT
 
 from accelsim import ConfigError, load_arch
 from accelsim.cli import main
-
-from conftest import ROOT
 
 CONFIGS = ROOT / "arch_configs"
 

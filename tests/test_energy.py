@@ -2,12 +2,12 @@ import csv
 import math
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import ROOT
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim import AccelsimError, load_arch
 from accelsim.energy import EnergyModel, bank_figures
-
-from conftest import ROOT
 
 TABLE = ROOT / "arch_configs" / "energy" / "cacti45nm.csv"
 ROWS = list(csv.DictReader(open(TABLE)))

@@ -37,13 +37,13 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import ROOT
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accelsim.cli import main
 from accelsim.machines import MACHINES
 from accelsim.simulator import ADDITIVE
-
-from conftest import ROOT
 
 FUZZ_CASES = {"manifest": 250, "npy": 200, "arch": 250, "sweep": 100, "checkpoint": 60,
               "results": 30, "options": 200, "resume": 40}
@@ -195,7 +195,7 @@ def report_outcomes():
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory):
+def base(tmp_path_factory, request):
     """A tiny trace, one config per machine, a sweep, a results table and a checkpoint."""
     root = tmp_path_factory.mktemp("fuzz-base")
     spec = {"model": "tiny", "layers": [
@@ -218,15 +218,13 @@ def base(tmp_path_factory):
          "grid": {"eie.pes": [2, 4]}}))
     assert main(["sweep", str(root / "sweep.yaml"), "--out", str(root / "swept.parquet"),
                  "--workers", "1"]) == 0
-    torch = pytest.importorskip("torch")
+    pytest.importorskip("torch")
     assert main(["pareto", "--model", "mlp3", "--methods", "wp", "--quick", "--samples", "2",
                  "--arch", str(root / "dense.yaml"), "--workers", "1",
                  "--out", str(root / "study")]) == 0
-    from accelsim.checkpoint import save_checkpoint
-    from accelsim.training import TrainConfig, train
-    torch.set_num_threads(1)
-    save_checkpoint(train(TrainConfig(model="mlp3", method="dense", epochs=1, limit=300,
-                                      validation=100)), root / "model.pt")
+    checkpoint, _ = request.getfixturevalue("dense_checkpoint")
+    for source in (checkpoint, checkpoint.with_name(checkpoint.name + ".json")):
+        shutil.copy(source, root / source.name.replace("mlp3-dense", "model"))
     return root
 
 

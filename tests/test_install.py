@@ -9,8 +9,10 @@ import sys
 from pathlib import Path
 
 import pandas as pd
-
+import pytest
 from conftest import ROOT
+
+pytestmark = pytest.mark.system
 
 
 def run(argv, cwd, env=None):

@@ -18,11 +18,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 
 from accelsim import load_trace
 from accelsim.results import read_results
 
-from conftest import ROOT
+pytestmark = pytest.mark.system
 
 def accelsim_command(*args):
     return [sys.executable, "-c", "import sys; from accelsim.cli import main; "

@@ -5,15 +5,15 @@ import math
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import ROOT, random_conv_layer, random_linear_layer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accelsim import Layer, Trace, load_arch
 from accelsim.machines import MACHINES
 from accelsim.machines.eie_kernels import encode_column, pe_entries
 from accelsim.macs import effective_macs
 from accelsim.simulator import simulate
-
-from conftest import ROOT, random_conv_layer, random_linear_layer
 
 ARCH = {name: load_arch(ROOT / "arch_configs" / f"{name}.yaml") for name in MACHINES}
 

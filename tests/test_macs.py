@@ -1,11 +1,11 @@
 """Vectorised MAC counts against a brute-force loop over every (output, tap) pair."""
 
 import numpy as np
-from hypothesis import given, settings, strategies as st
+from conftest import random_conv_layer, random_linear_layer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim.macs import dense_macs, effective_macs, layer_macs
-
-from conftest import random_conv_layer, random_linear_layer
 
 
 def brute_force_macs(layer, threshold=0.0):

@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
+from conftest import ROOT, random_conv_layer
 
 from accelsim import Layer, Trace, load_arch
 from accelsim.machines import MACHINES
 from accelsim.memory import transfer_cycles
 from accelsim.simulator import simulate
-
-from conftest import ROOT, random_conv_layer
 
 
 def arch_with(machine, **overrides):

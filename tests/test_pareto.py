@@ -5,11 +5,11 @@ import pytest
 import torch
 
 from accelsim import pareto
+from accelsim.checkpoint import save_checkpoint
 from accelsim.cli import main
 from accelsim.config import BUNDLED_CONFIGS
 from accelsim.models import maskable_layers
 from accelsim.pareto import LADDERS, cost_at_accuracy, iso_accuracy, pareto_front, run_pareto
-from accelsim.checkpoint import save_checkpoint
 from accelsim.training import TrainConfig, sensitivity_tables, train
 
 EIE = str(BUNDLED_CONFIGS / "eie.yaml")
@@ -59,6 +59,7 @@ def test_iso_table_says_not_reached():
     assert row["wp"] == "not reached" and row["wp/jp"] == "not reached" and row["jp"] == 2.0
 
 
+@pytest.mark.training
 def test_quick_study_resumes_and_redoes_points_whose_dense_model_changed(tmp_path, monkeypatch):
     for method, budget in (("wp", 0.1), ("jp", 2)):  # one point each: seconds, not minutes
         monkeypatch.setitem(LADDERS, method, pareto.Ladder(LADDERS[method].knob, (budget,),
@@ -114,11 +115,11 @@ def test_pareto_errors_are_one_line(tmp_path, capsys):
     assert "none.yaml" in capsys.readouterr().err
 
 
-def test_shared_sensitivity_tables_give_the_same_model(tmp_path):
-    quick = dict(limit=400, validation=400, epochs=1)
-    dense = tmp_path / "dense.pt"
-    save_checkpoint(train(TrainConfig(model="mlp3", method="dense", **quick)), dense)
-    config = TrainConfig(model="mlp3", method="jp", weight_budget=0.2, **quick)
+@pytest.mark.training
+def test_shared_sensitivity_tables_give_the_same_model(dense_checkpoint):
+    dense, _ = dense_checkpoint
+    config = TrainConfig(model="mlp3", method="jp", weight_budget=0.2, limit=400, validation=400,
+                         epochs=1)
     tables = sensitivity_tables(config, dense)
     shared, alone = train(config, dense, tables=tables), train(config, dense)
     assert shared.sensitivity == alone.sensitivity
@@ -126,6 +127,7 @@ def test_shared_sensitivity_tables_give_the_same_model(tmp_path):
         assert torch.equal(a.weight, b.weight)
 
 
+@pytest.mark.training
 def test_worker_processes_and_a_dask_cluster_give_the_same_study(tmp_path, monkeypatch):
     # One point per method; both schedulers run each point in a worker with 1 torch thread,
     # so their results must agree to the last bit, and so must a resumed run.

@@ -1,10 +1,10 @@
 """One progress convention: progress(items, description) -> items, None meaning silent."""
 
+from conftest import ROOT
+
 from accelsim import simulate, synthetic_trace, validate
 from accelsim.inspect_trace import trace_summary
 from accelsim.progress import Counted, no_progress, tqdm_progress
-
-from conftest import ROOT
 
 EIE = ROOT / "arch_configs" / "eie.yaml"
 NETWORK = {"model": "two", "layers": [

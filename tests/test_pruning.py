@@ -7,9 +7,16 @@ from torch import nn
 
 from accelsim.capture import capture_layers
 from accelsim.models import maskable_layers
-from accelsim.pruning import (ActivationMask, attach_weight_masks, calibrate_static_thresholds,
-                              install_activation_masks, prune_to_density, raw_weight,
-                              rescale_dropout, weight_mask)
+from accelsim.pruning import (
+    ActivationMask,
+    attach_weight_masks,
+    calibrate_static_thresholds,
+    install_activation_masks,
+    prune_to_density,
+    raw_weight,
+    rescale_dropout,
+    weight_mask,
+)
 
 
 class Residual(nn.Module):

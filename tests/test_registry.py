@@ -6,12 +6,11 @@ import textwrap
 import pandas as pd
 import pytest
 import yaml
+from conftest import ROOT, random_linear_layer
 
 from accelsim import ConfigError, Trace, load_arch
 from accelsim.cli import main
 from accelsim.machines import MACHINES, register
-
-from conftest import ROOT, random_linear_layer
 
 TOY_MODULE = '''
 """toy: one MAC unit per lane, every MAC of the layer in turn."""

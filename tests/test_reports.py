@@ -9,17 +9,21 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from conftest import ROOT, random_conv_layer, random_linear_layer
 
 from accelsim import Trace, load_arch, save_trace
-from accelsim.results import read_results
 from accelsim.cli import main
-from accelsim.plots import (cycles_per_layer, energy_breakdown, machine_efficiency,
-                            speedup_and_saving, variant_color)
-from accelsim.summary import summarize
 from accelsim.files import content_key
+from accelsim.plots import (
+    cycles_per_layer,
+    energy_breakdown,
+    machine_efficiency,
+    speedup_and_saving,
+    variant_color,
+)
+from accelsim.results import read_results
+from accelsim.summary import summarize
 from accelsim.sweep import load_sweep, run_sweep
-
-from conftest import ROOT, random_conv_layer, random_linear_layer
 
 sys.path.insert(0, str(ROOT / "analysis"))
 
@@ -187,7 +191,7 @@ def test_sweep_resumes_after_interruption(results, tmp_path):
         array.write_bytes(array.read_bytes()[:-2] + b"\x01\x02")
     path = _sweep_file(tmp_path, [good, broken], [2, 4])
     out = tmp_path / "sweep.parquet"
-    with pytest.raises(Exception):
+    with pytest.raises(Exception):  # noqa: B017 (whatever the worker raised)
         run_sweep(load_sweep(path), out, workers=2)
     parts = tmp_path / "sweep.parquet.parts"
     done = {p.name: p.stat().st_mtime_ns for p in parts.glob("*.parquet")}

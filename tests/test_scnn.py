@@ -4,13 +4,13 @@ import dataclasses
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from conftest import ROOT, random_conv_layer, random_linear_layer
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accelsim import Layer, load_arch
 from accelsim.machines import MACHINES
 from accelsim.macs import effective_macs
-
-from conftest import ROOT, random_conv_layer, random_linear_layer
 
 ARCH = {name: load_arch(ROOT / "arch_configs" / f"{name}.yaml") for name in ("scnn", "dcnn")}
 
@@ -67,7 +67,8 @@ def test_dcnn_closed_form_matches_reference(layer, pe_rows, pe_cols, multipliers
 def test_every_product_lands_in_its_pes_accumulator_window(height, width, stride_h, stride_w,
                                                            kernel_r, kernel_s, pad_h, pad_w,
                                                            dilation, pe_rows, pe_cols):
-    from accelsim.machines.scnn import accumulator_windows, output_owner, tile_bounds
+    from accelsim.machines.planar_tiling import output_owner, tile_bounds
+    from accelsim.machines.scnn import accumulator_windows
     if (kernel_r - 1) * dilation + 1 > height + 2 * pad_h or \
             (kernel_s - 1) * dilation + 1 > width + 2 * pad_w:
         return

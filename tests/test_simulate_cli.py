@@ -2,11 +2,10 @@ import json
 
 import pandas as pd
 import pytest
+from conftest import ROOT
 
 from accelsim import save_trace
 from accelsim.cli import main
-
-from conftest import ROOT
 
 
 @pytest.mark.parametrize("suffix", [".csv", ".parquet"])

@@ -3,8 +3,15 @@ import pytest
 
 from accelsim.errors import ConfigError
 from accelsim.macs import layer_macs
-from accelsim.synth import (ALEXNET_DENSITIES, EIE_BENCHMARKS, LayerSpec, choose_nonzeros,
-                            preset_spec, synthetic_layer, synthetic_trace)
+from accelsim.synth import (
+    ALEXNET_DENSITIES,
+    EIE_BENCHMARKS,
+    LayerSpec,
+    choose_nonzeros,
+    preset_spec,
+    synthetic_layer,
+    synthetic_trace,
+)
 
 
 @pytest.mark.parametrize("pattern", ["uniform", "clustered"])

@@ -7,7 +7,9 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import ROOT, random_conv_layer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim import Layer, Trace, load_arch
 from accelsim.machines import MACHINES
@@ -16,8 +18,6 @@ from accelsim.macs import effective_macs
 from accelsim.simulator import simulate
 from accelsim.synth import NetworkSpec, synthetic_trace
 from accelsim.topology import scalesim_row
-
-from conftest import ROOT, random_conv_layer
 
 GOLDEN = ROOT / "tests" / "golden" / "scalesim_cycles.csv"
 PEER_SCRIPT = ROOT / "benchmarks" / "scalesim_peer.py"

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 import pytest
+from conftest import random_conv_layer, random_linear_layer
 
 from accelsim import Layer, Trace, save_trace
 from accelsim.cli import main
@@ -12,8 +13,6 @@ from accelsim.errors import AccelsimError
 from accelsim.inspect_trace import trace_summary
 from accelsim.synth import synthetic_trace
 from accelsim.topology import read_topology, topology_text
-
-from conftest import random_conv_layer, random_linear_layer
 
 HEADER = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
           "Num Filter, Strides, Weight density, Activation density,")

@@ -5,9 +5,12 @@ import json
 import subprocess
 import sys
 
+import pytest
 import yaml
 
 from accelsim.config import BUNDLED_CONFIGS
+
+pytestmark = pytest.mark.system
 
 # Runs each argv through accelsim's main in one process where importing torch fails as it
 # does when torch is not installed; prints [status, stderr] per argv.

@@ -4,13 +4,13 @@ import json
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import random_conv_layer, random_linear_layer
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from accelsim import Trace, TraceError, load_trace, save_trace
-from accelsim.errors import AccelsimError
 from accelsim.cli import main
-
-from conftest import random_conv_layer, random_linear_layer
+from accelsim.errors import AccelsimError
 
 
 @settings(max_examples=40, deadline=None)

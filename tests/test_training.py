@@ -8,25 +8,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from conftest import QUICK_DENSE
 
+from accelsim.checkpoint import load_checkpoint, save_checkpoint
 from accelsim.cli import main
 from accelsim.config import BUNDLED_CONFIGS
 from accelsim.data import DataError, load_dataset
 from accelsim.models import maskable_layers
 from accelsim.pipeline import trace_from_checkpoint
 from accelsim.pruning import ActivationMask, install_activation_masks, weight_mask
-from accelsim.checkpoint import load_checkpoint, save_checkpoint
 from accelsim.training import TrainConfig, TrainResult, choose_by_budget, train
 
+pytestmark = pytest.mark.training
+
 LIMIT = 400  # images per split: seconds, not minutes
-
-
-@pytest.fixture(scope="module")
-def dense_checkpoint(tmp_path_factory):
-    path = tmp_path_factory.mktemp("ck") / "mlp3-dense.pt"
-    result = train(TrainConfig(model="mlp3", method="dense", epochs=2, limit=LIMIT, validation=400))
-    save_checkpoint(result, path)
-    return path, result
 
 
 def test_mnist_from_the_package_is_the_standard_split():
@@ -93,7 +88,7 @@ def test_checkpoint_round_trip(dense_checkpoint):
 
 def test_training_is_seeded(dense_checkpoint):
     _, first = dense_checkpoint
-    again = train(TrainConfig(model="mlp3", method="dense", epochs=2, limit=LIMIT, validation=400))
+    again = train(TrainConfig(**QUICK_DENSE))
     for (_, a), (_, b) in zip(maskable_layers(first.model), maskable_layers(again.model)):
         assert torch.equal(a.weight, b.weight)
 
@@ -114,7 +109,7 @@ def test_wp_masks_stay_fixed_while_retraining(dense_checkpoint):
                    start_from=path)
     history = [h for h in result.history if h["phase"].startswith("wp")]
     assert history[0]["weight_density"] == history[-1]["weight_density"]
-    for name, module in maskable_layers(result.model):
+    for _, module in maskable_layers(result.model):
         assert torch.all(module.weight[weight_mask(module) == 0] == 0)
     assert history[-1]["weight_density"]["fc1"] == pytest.approx(0.2, abs=1e-3)
 
@@ -203,5 +198,5 @@ def test_demo_reuses_a_checkpoint_only_while_its_inputs_are_the_same(tmp_path, m
     monkeypatch.setitem(pipeline.DEMO_METHODS, "wp", {"weight_budget": 0.2})
     assert trained() == ["wp"]
     # A dense model trained differently makes every checkpoint that starts from it stale.
-    monkeypatch.setattr(pipeline, "QUICK", {**pipeline.QUICK, "seed": 1})
+    monkeypatch.setattr(pipeline, "QUICK_TRAINING", {**pipeline.QUICK_TRAINING, "seed": 1})
     assert trained() == ["dense", "wp", "jp"]

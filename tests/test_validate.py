@@ -8,6 +8,8 @@ import pytest
 from accelsim import validate
 from accelsim.cli import main
 
+pytestmark = pytest.mark.acceptance
+
 # The checks the models do not meet today, each explained in docs/validation.md.
 # A change that fixes one, or breaks another, must update that page and this list.
 KNOWN_GAPS = {

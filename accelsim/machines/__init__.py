@@ -17,10 +17,10 @@ import pkgutil
 
 from .base import Machine
 
-MACHINES = {}
+MACHINES: dict[str, Machine] = {}
 
 
-def register(machine):
+def register(machine: Machine) -> Machine:
     """Add a Machine (from a module outside this package) to the registry."""
     if not isinstance(machine, Machine):
         raise TypeError(f"register() takes a Machine, got {type(machine).__name__}")

@@ -1,10 +1,28 @@
 """What a machine model is to the rest of accelsim: one registry entry."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from ..config import ArchConfig
+    from ..trace import Layer
+    from .counts import LayerCounts
 
 
-def no_threshold(arch):
+class LayerCountsFunction(Protocol):
+    """How a machine model counts one layer on one sample: cycles, counted actions and
+    buffer footprints (LayerCounts). `macs_effective` is that sample's exact count of
+    products of non-zeros (accelsim.macs), which the model must account for;
+    reference=True runs the plain-Python twin of the model's Numba kernel."""
+
+    def __call__(self, layer: Layer, sample: int, arch: ArchConfig, macs_effective: int,
+                 reference: bool = False) -> LayerCounts: ...
+
+
+def no_threshold(arch: ArchConfig) -> float:
     return 0.0
 
 
@@ -25,9 +43,9 @@ class Machine:
 
     name: str
     params: type
-    layer_counts: Callable
-    buffers: tuple
-    activation_threshold: Callable = no_threshold
-    efficiency: tuple = ()
+    layer_counts: LayerCountsFunction
+    buffers: tuple[str, ...]
+    activation_threshold: Callable[[ArchConfig], float] = no_threshold
+    efficiency: tuple[Any, ...] = ()
     reference: bool = False
     description: str = ""

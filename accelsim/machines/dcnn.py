@@ -23,7 +23,7 @@ import numpy as np
 from ..schema import spec
 from .base import Machine
 from .counts import LayerCounts, bank_accesses, ceil_div
-from .scnn import PlanarTiling, output_owner
+from .planar_tiling import PlanarTiling, output_owner
 
 
 @dataclass(frozen=True)

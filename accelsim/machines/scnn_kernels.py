@@ -19,7 +19,7 @@ and dicts.
 import numba
 import numpy as np
 
-from .scnn import tile_bounds
+from .planar_tiling import tile_bounds
 
 
 def _stream(mask, index_bits):

@@ -21,8 +21,7 @@ import numba
 import numpy as np
 
 from ..macs import nonzero_activations, padded_mask
-from .counts import (LayerCounts, as_conv, bank_accesses, ceil_div, group_slices,
-                     output_positions)
+from .counts import LayerCounts, as_conv, bank_accesses, ceil_div, group_slices, output_positions
 
 
 def brick_layout(channels, lanes, brick_size):

@@ -1,0 +1,15 @@
+"""Defaults shared by several commands and functions, each stated once."""
+
+SAMPLES = 64  # test images per trace (trace --checkpoint, demo, pareto)
+QUICK_SAMPLES = 8  # the same with --quick
+
+# Smoke runs (tests, `demo --quick`, `pareto --quick`): TrainConfig fields for 400 images
+# per split and one epoch per phase.
+QUICK_TRAINING = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1,
+                  "warmup_epochs": 1}
+
+DEMO_ARCHS = ("dense", "cnvlutin", "eie", "systolic")  # bundled configs, by name
+
+# The `layer` of a results table's whole-model row (and of `inspect`'s): the sum of the
+# layer rows' counts, with ratios recomputed from those sums.
+TOTAL_ROW = "TOTAL"
