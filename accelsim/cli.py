@@ -199,7 +199,7 @@ MODEL_FILE_OPTIONS = ("weights", "images", "model_name", "variant")
 
 
 def cmd_trace(args):
-    from .pipeline import trace_from_checkpoint, trace_from_model_file
+    from .tracing import trace_from_checkpoint, trace_from_model_file
 
     _check_new_directory(args.out, args.force)
     if args.checkpoint:

@@ -169,7 +169,8 @@ def run_point(job, progress=None):
     on every machine; returns its row."""
     from .checkpoint import save_checkpoint
     from .inspect_trace import summary_totals, trace_summary
-    from .pipeline import simulate_all, trace_from_checkpoint
+    from .pipeline import simulate_all
+    from .tracing import trace_from_checkpoint
     from .training import train
     if not job.checkpoint.exists():
         save_checkpoint(train(job.config, start_from=job.start_from, progress=progress,

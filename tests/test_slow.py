@@ -4,7 +4,7 @@ import pytest
 
 from accelsim.checkpoint import save_checkpoint
 from accelsim.inspect_trace import summary_totals, trace_summary
-from accelsim.pipeline import trace_from_checkpoint
+from accelsim.tracing import trace_from_checkpoint
 from accelsim.training import TrainConfig, train
 
 

@@ -15,8 +15,8 @@ from accelsim.cli import main
 from accelsim.config import BUNDLED_CONFIGS
 from accelsim.data import DataError, load_dataset
 from accelsim.models import maskable_layers
-from accelsim.pipeline import trace_from_checkpoint
 from accelsim.pruning import ActivationMask, install_activation_masks, weight_mask
+from accelsim.tracing import trace_from_checkpoint
 from accelsim.training import TrainConfig, TrainResult, choose_by_budget, train
 
 pytestmark = pytest.mark.training
