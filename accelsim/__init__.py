@@ -5,23 +5,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Optional, Union
 
-from .config import ArchConfig, load_arch
+from .core.progress import Progress, no_progress, tqdm_progress
+from .defaults import VERSION
 from .errors import AccelsimError, ConfigError, DataError, TraceError
-from .macs import layer_macs
-from .progress import Progress, no_progress, tqdm_progress
-from .synth import synthetic_trace
-from .trace import Layer, Trace, load_trace, save_trace
-from .train_config import TrainConfig
+from .sim.config import ArchConfig, load_arch
+from .training.train_config import TrainConfig
+from .workload.macs import layer_macs
+from .workload.synth import synthetic_trace
+from .workload.trace import Layer, Trace, load_trace, save_trace
 
 if TYPE_CHECKING:
     import pandas as pd
 
 # Public names whose modules import torch, pandas or the simulator's Numba kernels:
 # imported on first use, so that `import accelsim` stays light and torch-free.
-_LAZY = {"train": "training", "load_checkpoint": "checkpoint", "save_checkpoint": "checkpoint",
-         "compare": "pipeline", "CompareResult": "pipeline", "read_results": "results",
-         "load_sweep": "sweep", "run_sweep": "sweep", "run_pareto": "pareto",
-         "ParetoResult": "pareto", "register": "machines", "Machine": "machines"}
+_LAZY = {"train": "training.methods", "load_checkpoint": "training.checkpoint",
+         "save_checkpoint": "training.checkpoint", "compare": "studies.compare",
+         "CompareResult": "studies.compare", "read_results": "report.results",
+         "load_sweep": "studies.sweep", "run_sweep": "studies.sweep",
+         "run_pareto": "studies.pareto", "ParetoResult": "studies.pareto",
+         "register": "sim.machines", "Machine": "sim.machines"}
 
 
 def __getattr__(name: str) -> Any:
@@ -51,7 +54,7 @@ def simulate(arch: Union[ArchConfig, str, Path], trace: Union[Trace, str, Path],
     reporter progress(items, description) -> items, such as accelsim.tqdm_progress.
     Imported lazily so that reading traces does not compile Numba kernels.
     """
-    from .simulator import simulate as run
+    from .sim.simulator import simulate as run
     return run(arch, trace, per_sample=per_sample, reference=reference, progress=progress)
 
 
@@ -63,7 +66,7 @@ def capture_trace(model: Any, images: Any, model_name: str = "model", variant: s
     images: a torch tensor or NumPy array, N x C x H x W (or N x features for an MLP), cast
     to the model's parameter dtype. Conv2d needs integer padding and padding_mode 'zeros';
     Conv1d, Conv3d and ConvTranspose layers are refused by name (AccelsimError); other layers
-    run but are not simulated (see accelsim/capture.py). The model is put in eval mode.
+    run but are not simulated (see accelsim/training/capture.py). The model is put in eval mode.
 
         import torch, accelsim
         model = torch.nn.Sequential(torch.nn.Conv2d(1, 8, 3, padding=1), torch.nn.ReLU(),
@@ -74,11 +77,11 @@ def capture_trace(model: Any, images: Any, model_name: str = "model", variant: s
 
     Imported lazily so that `import accelsim` does not import torch.
     """
-    from .capture import capture_trace as capture
+    from .training.capture import capture_trace as capture
     return capture(model, images, model_name, variant, dataset, metadata)
 
 
-__version__ = "0.1.0"
+__version__ = VERSION
 
 __all__ = [
     # the data: traces, machine configs, training settings

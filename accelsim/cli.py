@@ -10,9 +10,9 @@ import textwrap
 from collections.abc import Callable
 from pathlib import Path
 
+from .core.progress import tqdm_progress
 from .defaults import DEMO_ARCHS, QUICK_SAMPLES, SAMPLES, TOTAL_ROW
 from .errors import AccelsimError
-from .progress import tqdm_progress
 
 
 def _comma_list(text):
@@ -50,7 +50,7 @@ class _Names:
 
 def _check_new_directory(path, force):
     """Before any work: `path` may be created (or, with --force, replaced)."""
-    from .results import check_output_directory
+    from .report.results import check_output_directory
 
     if Path(path).exists() and not force:
         raise AccelsimError(f"{path} already exists (pass --force to replace it)")
@@ -58,10 +58,10 @@ def _check_new_directory(path, force):
 
 
 def cmd_synth(args):
-    from .inputs import load_yaml
-    from .synth import preset_spec, synthetic_trace
-    from .topology import read_topology
-    from .trace import save_trace
+    from .core.inputs import load_yaml
+    from .workload.synth import preset_spec, synthetic_trace
+    from .workload.topology import read_topology
+    from .workload.trace import save_trace
 
     _check_new_directory(args.out, args.force)
     densities = {"weight_density": args.weight_density,
@@ -83,10 +83,10 @@ def cmd_synth(args):
 
 
 def cmd_export(args):
-    from .files import write_text_atomic
-    from .results import check_output_file
-    from .topology import topology_text
-    from .trace import load_trace
+    from .core.files import write_text_atomic
+    from .report.results import check_output_file
+    from .workload.topology import topology_text
+    from .workload.trace import load_trace
 
     if Path(args.out).exists() and not args.force:
         raise AccelsimError(f"{args.out} already exists (pass --force to replace it)")
@@ -99,8 +99,8 @@ def cmd_export(args):
 
 
 def cmd_inspect(args):
-    from .inspect_trace import format_summary, summary_json, trace_summary
-    from .trace import load_trace
+    from .workload.inspect_trace import format_summary, summary_json, trace_summary
+    from .workload.trace import load_trace
 
     trace = load_trace(args.trace, verify=not args.no_verify)
     table = trace_summary(trace, threshold=args.threshold, progress=tqdm_progress)
@@ -113,7 +113,7 @@ def cmd_inspect(args):
 def cmd_config(args):
     import yaml
 
-    from .config import BUNDLED_CONFIGS, bundled_configs, load_arch
+    from .sim.config import BUNDLED_CONFIGS, bundled_configs, load_arch
 
     if args.list:
         configs = {name: load_arch(path) for name, path in bundled_configs().items()}
@@ -129,9 +129,9 @@ def cmd_config(args):
 
 
 def cmd_simulate(args):
-    from .pipeline import simulate_all
-    from .results import check_results_path, provenance, write_results
-    from .trace import load_trace
+    from .report.results import check_results_path, provenance, write_results
+    from .studies.compare import simulate_all
+    from .workload.trace import load_trace
 
     check_results_path(args.out)
     traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
@@ -164,7 +164,7 @@ def _option_name(field):
 
 def _train_config(args):
     """TrainConfig from the options given; the ones not given keep the field's default."""
-    from .train_config import TrainConfig, field_kind, options
+    from .training.train_config import TrainConfig, field_kind, options
 
     given = {}
     for field in options():
@@ -176,8 +176,8 @@ def _train_config(args):
 
 
 def cmd_train(args):
-    from .checkpoint import save_checkpoint
-    from .training import cap_torch_threads, train
+    from .training.checkpoint import save_checkpoint
+    from .training.methods import cap_torch_threads, train
 
     cap_torch_threads()
     config = _train_config(args)
@@ -186,8 +186,8 @@ def cmd_train(args):
     meta_path = f"{args.out}.json"
     print(f"{config.model} {config.method}: test accuracy {100 * result.test_accuracy:.2f} %, "
           f"validation {100 * result.validation_accuracy:.2f} %, {result.seconds:.0f} s")
-    from .models import maskable_layers
-    from .pruning import activation_masks, weight_density
+    from .training.models import maskable_layers
+    from .training.pruning import activation_masks, weight_density
     rates = {n: m.rate for n, m in activation_masks(result.model).items()}
     for name, module in maskable_layers(result.model):
         print(f"  {name:<16} weight {100 * weight_density(module):6.2f} %"
@@ -199,7 +199,7 @@ MODEL_FILE_OPTIONS = ("weights", "images", "model_name", "variant")
 
 
 def cmd_trace(args):
-    from .tracing import trace_from_checkpoint, trace_from_model_file
+    from .training.tracing import trace_from_checkpoint, trace_from_model_file
 
     _check_new_directory(args.out, args.force)
     if args.checkpoint:
@@ -226,7 +226,7 @@ def _print_summary(summary):
 
 
 def cmd_compare(args):
-    from .pipeline import compare
+    from .studies.compare import compare
 
     result = compare(args.arch, args.trace, args.out, progress=tqdm_progress,
                      command=args.command_line)
@@ -237,16 +237,16 @@ def cmd_compare(args):
 
 
 def cmd_plot(args):
-    from .pipeline import plot_results
+    from .studies.compare import plot_results
 
     paths = plot_results(args.results, args.out)
     print(f"wrote {len(paths)} files in {args.out}: " + ", ".join(p.name for p in paths))
 
 
 def cmd_sweep(args):
-    from .results import check_results_path
-    from .runner import check_scheduler
-    from .sweep import load_sweep, run_sweep
+    from .report.results import check_results_path
+    from .studies.runner import check_scheduler
+    from .studies.sweep import load_sweep, run_sweep
 
     check_scheduler(args.scheduler, args.workers)
     out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))
@@ -262,7 +262,7 @@ def cmd_pareto(args):
 
     import pandas as pd
 
-    from .pareto import LADDERS, run_pareto
+    from .studies.pareto import LADDERS, run_pareto
 
     started = time.time()
     methods = _comma_list(args.methods) if args.methods else list(LADDERS)
@@ -284,11 +284,11 @@ def cmd_pareto(args):
 def cmd_demo(args):
     import time
 
-    from .pipeline import load_archs, run_demo
+    from .studies.compare import load_archs, run_demo
 
     started = time.time()
     archs = load_archs(args.arch or list(DEMO_ARCHS))  # before torch loads: a bad one fails at once
-    from .training import cap_torch_threads
+    from .training.methods import cap_torch_threads
 
     cap_torch_threads()
     samples = _samples(args)
@@ -306,9 +306,9 @@ def cmd_demo(args):
 
 
 def cmd_validate(args):
-    from .files import atomic_file
-    from .results import check_output_directory, check_results_path, write_results
-    from .validate import format_table, run_validation, validation_figure
+    from .core.files import atomic_file
+    from .report.results import check_output_directory, check_results_path, write_results
+    from .studies.validate import format_table, run_validation, validation_figure
 
     out = Path(args.out)
     check_output_directory(out, "output directory")  # before a minute of simulation
@@ -357,7 +357,7 @@ def out_option(what, default=None):
 
 
 def model_option():
-    return option("--model", required=True, choices=_Names("models", "ZOO"), metavar="MODEL",
+    return option("--model", required=True, choices=_Names("training.models", "ZOO"), metavar="MODEL",
                   help="one of %(choices)s")
 
 
@@ -379,7 +379,7 @@ QUICK_SAMPLES_HELP = f"test images per trace (default {SAMPLES}; {QUICK_SAMPLES}
 
 def train_options(parser):
     """One option per TrainConfig field, its default and help taken from the field."""
-    from .train_config import field_kind, options
+    from .training.train_config import field_kind, options
 
     for field in options():
         per_layer = field_kind(field) is dict
@@ -406,8 +406,8 @@ class Command:
 
 
 def _commands():
-    from .synth import PATTERNS, PRESETS
-    from .trace import DTYPES
+    from .workload.synth import PATTERNS, PRESETS
+    from .workload.trace import DTYPES
 
     return [
         Command("synth", "write a synthetic trace with chosen per-layer densities", """
@@ -474,7 +474,7 @@ accelsim train --model mlp3 --method jp --from checkpoints/mlp3-dense.pt --out c
 accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weight-budget 0.1 \\
     --out checkpoints/mlp3-wp.pt""", cmd_train, (
             model_option(),
-            option("--method", required=True, choices=_Names("training", "METHODS"),
+            option("--method", required=True, choices=_Names("training.methods", "METHODS"),
                    metavar="METHOD", help="one of %(choices)s"),
             out_option("checkpoint file to write (.pt; metadata in .pt.json)"),
             option("--from", help="checkpoint of the trained (dense) model to prune"),

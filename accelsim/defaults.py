@@ -1,5 +1,7 @@
 """Defaults shared by several commands and functions, each stated once."""
 
+VERSION = "0.1.0"  # accelsim's (pyproject.toml reads it from here)
+
 SAMPLES = 64  # test images per trace (trace --checkpoint, demo, pareto)
 QUICK_SAMPLES = 8  # the same with --quick
 

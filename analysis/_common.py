@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matplotlib.pyplot as plt  # noqa: E402
 
-from accelsim.plots import STYLE, save_figure, variant_color  # noqa: E402,F401
+from accelsim.report.plots import STYLE, save_figure, variant_color  # noqa: E402,F401
 
 plt.rcParams.update(STYLE)  # a script, not a library: every figure it makes in the package's style
 

@@ -15,7 +15,7 @@ import argparse
 from _common import plt, save_figure, variant_color, write_table
 
 from accelsim.defaults import TOTAL_ROW
-from accelsim.results import read_results
+from accelsim.report.results import read_results
 
 
 def speedups(results, kinds=("conv2d",)):

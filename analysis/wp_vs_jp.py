@@ -14,7 +14,7 @@ import pandas as pd
 from _common import plt, save_figure, variant_color, write_table
 
 from accelsim import load_trace
-from accelsim.inspect_trace import summary_totals, trace_summary
+from accelsim.workload.inspect_trace import summary_totals, trace_summary
 
 
 def table_of(trace_paths):

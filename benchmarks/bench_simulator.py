@@ -16,10 +16,10 @@ import numpy as np
 
 from accelsim import load_arch, load_trace, save_trace
 from accelsim.defaults import TOTAL_ROW
-from accelsim.machines import MACHINES
-from accelsim.macs import effective_macs
-from accelsim.simulator import simulate
-from accelsim.synth import preset_spec, synthetic_trace
+from accelsim.sim.machines import MACHINES
+from accelsim.sim.simulator import simulate
+from accelsim.workload.macs import effective_macs
+from accelsim.workload.synth import preset_spec, synthetic_trace
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,8 +15,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from accelsim.checkpoint import save_checkpoint
-from accelsim.training import TrainConfig, cap_torch_threads, sensitivity_tables, train
+from accelsim.training.checkpoint import save_checkpoint
+from accelsim.training.methods import TrainConfig, cap_torch_threads, sensitivity_tables, train
 
 
 def main():

@@ -29,9 +29,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from accelsim import Trace, load_arch  # noqa: E402
-from accelsim.simulator import simulate  # noqa: E402
-from accelsim.synth import LayerSpec, NetworkSpec, synthetic_trace  # noqa: E402
-from accelsim.topology import scalesim_row, topology_text  # noqa: E402
+from accelsim.sim.simulator import simulate  # noqa: E402
+from accelsim.workload.synth import LayerSpec, NetworkSpec, synthetic_trace  # noqa: E402
+from accelsim.workload.topology import scalesim_row, topology_text  # noqa: E402
 
 # AlexNet conv1-5 as one group each (SCALE-Sim has no groups), and three more:
 # stride 2 on an odd size, an odd size whose last window is partial, a 1x1.

@@ -35,8 +35,8 @@ def dense_checkpoint(tmp_path_factory):
     """(path, TrainResult) of one quick dense MLP-3, trained once per pytest run. Read it;
     copy it before changing it."""
     pytest.importorskip("torch")
-    from accelsim.checkpoint import save_checkpoint
-    from accelsim.training import TrainConfig, train
+    from accelsim.training.checkpoint import save_checkpoint
+    from accelsim.training.methods import TrainConfig, train
 
     result = train(TrainConfig(**QUICK_DENSE))
     path = tmp_path_factory.mktemp("dense") / "mlp3-dense.pt"

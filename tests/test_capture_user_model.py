@@ -11,7 +11,7 @@ import torch
 
 import accelsim
 from accelsim.cli import main
-from accelsim.user_model import build_model
+from accelsim.training.user_model import build_model
 
 MODEL_FILE = textwrap.dedent("""
     import torch

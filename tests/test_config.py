@@ -101,7 +101,7 @@ def test_overrides_are_validated_too():
 
 
 def test_per_pe_buffers_scale_with_the_number_of_pes():
-    from accelsim.memory import total_capacity
+    from accelsim.sim.memory import total_capacity
     small = load_arch(CONFIGS / "eie.yaml", {"eie.pes": 4})
     big = load_arch(CONFIGS / "eie.yaml", {"eie.pes": 256})
     assert total_capacity(small, "sparse_matrix") == 4 * 128 * 1024

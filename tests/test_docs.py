@@ -105,3 +105,34 @@ def test_the_link_check_finds_a_broken_link(tmp_path):
         "page.md: missing.md (no such file)",
         "page.md: #nowhere (no heading with that anchor)",
         "page.md: nope.png (no such file)"]
+
+
+def test_every_public_callable_is_typed():
+    """Every parameter and return of a function in accelsim.__all__ (and of a public class's
+    constructor and methods) carries a type hint; mypy then checks them (test_lint)."""
+    def untyped(function, where):
+        signature = inspect.signature(function)
+        missing = [f"{where}({name})" for name, parameter in signature.parameters.items()
+                   if name not in ("self", "cls") and parameter.kind not in (
+                       parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+                   and parameter.annotation is inspect.Parameter.empty]
+        if signature.return_annotation is inspect.Signature.empty:
+            missing.append(f"{where} -> ?")
+        return missing
+
+    missing = []
+    for name in accelsim.__all__:
+        obj = getattr(accelsim, name)
+        if inspect.isclass(obj):
+            if issubclass(obj, Exception) or getattr(obj, "_is_protocol", False):
+                continue
+            members = {"__init__": obj.__init__, **{k: v for k, v in vars(obj).items()
+                                                     if not k.startswith("_")}}
+            for member, value in members.items():
+                function = value.fget if isinstance(value, property) else \
+                    getattr(value, "func", value)  # cached_property keeps it in .func
+                if inspect.isfunction(function):
+                    missing += untyped(function, f"{name}.{member}")
+        elif callable(obj):
+            missing += untyped(obj, name)
+    assert not missing, missing

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim import AccelsimError, load_arch
-from accelsim.energy import EnergyModel, bank_figures
+from accelsim.sim.energy import EnergyModel, bank_figures
 
 TABLE = ROOT / "arch_configs" / "energy" / "cacti45nm.csv"
 ROWS = list(csv.DictReader(open(TABLE)))

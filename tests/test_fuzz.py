@@ -42,8 +42,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelsim.cli import main
-from accelsim.machines import MACHINES
-from accelsim.simulator import ADDITIVE
+from accelsim.sim.machines import MACHINES
+from accelsim.sim.simulator import ADDITIVE
 
 FUZZ_CASES = {"manifest": 250, "npy": 200, "arch": 250, "sweep": 100, "checkpoint": 60,
               "results": 30, "options": 200, "resume": 40}

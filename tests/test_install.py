@@ -48,7 +48,7 @@ def test_wheel_install_finds_its_configs_and_runs_the_demo_elsewhere(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
-    where = run([python, "-c", "import accelsim, accelsim.config as c; "
+    where = run([python, "-c", "import accelsim, accelsim.sim.config as c; "
                  "print(accelsim.__file__); print(c.BUNDLED_CONFIGS)"], elsewhere, env)
     assert all(line.startswith(packages) for line in where.splitlines()), where
     listed = run([venv / "bin" / "accelsim", "config", "--list"], elsewhere, env)

@@ -21,7 +21,7 @@ import pytest
 from conftest import ROOT
 
 from accelsim import load_trace
-from accelsim.results import read_results
+from accelsim.report.results import read_results
 
 pytestmark = pytest.mark.system
 
@@ -63,7 +63,7 @@ def check_table(path):
 
 def check_checkpoint(path):
     if path.exists():
-        from accelsim.checkpoint import load_checkpoint
+        from accelsim.training.checkpoint import load_checkpoint
         load_checkpoint(path)
         assert Path(f"{path}.json").is_file()
 

@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelsim import Layer, Trace, load_arch
-from accelsim.machines import MACHINES
-from accelsim.machines.eie_kernels import encode_column, pe_entries
-from accelsim.macs import effective_macs
-from accelsim.simulator import simulate
+from accelsim.sim.machines import MACHINES
+from accelsim.sim.machines.eie_kernels import encode_column, pe_entries
+from accelsim.sim.simulator import simulate
+from accelsim.workload.macs import effective_macs
 
 ARCH = {name: load_arch(ROOT / "arch_configs" / f"{name}.yaml") for name in MACHINES}
 

@@ -5,7 +5,7 @@ from conftest import random_conv_layer, random_linear_layer
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from accelsim.macs import dense_macs, effective_macs, layer_macs
+from accelsim.workload.macs import dense_macs, effective_macs, layer_macs
 
 
 def brute_force_macs(layer, threshold=0.0):

@@ -5,9 +5,9 @@ import pytest
 from conftest import ROOT, random_conv_layer
 
 from accelsim import Layer, Trace, load_arch
-from accelsim.machines import MACHINES
-from accelsim.memory import transfer_cycles
-from accelsim.simulator import simulate
+from accelsim.sim.machines import MACHINES
+from accelsim.sim.memory import transfer_cycles
+from accelsim.sim.simulator import simulate
 
 
 def arch_with(machine, **overrides):

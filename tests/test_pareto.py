@@ -4,13 +4,19 @@ import pandas as pd
 import pytest
 import torch
 
-from accelsim import pareto
-from accelsim.checkpoint import save_checkpoint
 from accelsim.cli import main
-from accelsim.config import BUNDLED_CONFIGS
-from accelsim.models import maskable_layers
-from accelsim.pareto import LADDERS, cost_at_accuracy, iso_accuracy, pareto_front, run_pareto
-from accelsim.training import TrainConfig, sensitivity_tables, train
+from accelsim.sim.config import BUNDLED_CONFIGS
+from accelsim.studies import pareto
+from accelsim.studies.pareto import (
+    LADDERS,
+    cost_at_accuracy,
+    iso_accuracy,
+    pareto_front,
+    run_pareto,
+)
+from accelsim.training.checkpoint import save_checkpoint
+from accelsim.training.methods import TrainConfig, sensitivity_tables, train
+from accelsim.training.models import maskable_layers
 
 EIE = str(BUNDLED_CONFIGS / "eie.yaml")
 
@@ -89,8 +95,8 @@ def test_quick_study_resumes_and_redoes_points_whose_dense_model_changed(tmp_pat
 def test_a_changed_default_renames_the_points_it_changes(monkeypatch):
     """A point's files are named by its config: a method's default epochs must be in it,
     or a point trained with the old default would be reused as current."""
-    from accelsim import models
-    from accelsim.pareto import _stem
+    from accelsim.studies.pareto import _stem
+    from accelsim.training import models
 
     def stems():
         dense, points = pareto.point_configs("lenet4", ["wp", "jp"])

@@ -2,9 +2,10 @@
 
 from conftest import ROOT
 
-from accelsim import simulate, synthetic_trace, validate
-from accelsim.inspect_trace import trace_summary
-from accelsim.progress import Counted, no_progress, tqdm_progress
+from accelsim import simulate, synthetic_trace
+from accelsim.core.progress import Counted, no_progress, tqdm_progress
+from accelsim.studies import validate
+from accelsim.workload.inspect_trace import trace_summary
 
 EIE = ROOT / "arch_configs" / "eie.yaml"
 NETWORK = {"model": "two", "layers": [

@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from accelsim.capture import capture_layers
-from accelsim.models import maskable_layers
-from accelsim.pruning import (
+from accelsim.training.capture import capture_layers
+from accelsim.training.models import maskable_layers
+from accelsim.training.pruning import (
     ActivationMask,
     attach_weight_masks,
     calibrate_static_thresholds,
@@ -137,6 +137,6 @@ def test_static_thresholds_keep_the_rate_on_average():
 
 
 def test_maskable_layers_in_network_order():
-    from accelsim.models import build_model
+    from accelsim.training.models import build_model
     names = [n for n, _ in maskable_layers(build_model("lenet4"))]
     assert names == ["conv1", "conv2", "fc1", "fc2"]

@@ -10,16 +10,16 @@ from conftest import ROOT, random_linear_layer
 
 from accelsim import ConfigError, Trace, load_arch
 from accelsim.cli import main
-from accelsim.machines import MACHINES, register
+from accelsim.sim.machines import MACHINES, register
 
 TOY_MODULE = '''
 """toy: one MAC unit per lane, every MAC of the layer in turn."""
 
 from dataclasses import dataclass
 
-from accelsim.machines.base import Machine
-from accelsim.machines.counts import LayerCounts, bank_accesses
-from accelsim.schema import spec
+from accelsim.sim.machines.base import Machine
+from accelsim.sim.machines.counts import LayerCounts, bank_accesses
+from accelsim.core.schema import spec
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,6 @@ def test_a_toy_machine_is_one_module_and_one_yaml(toy, tmp_path):
 def test_loading_configs_does_not_import_numba():
     import subprocess
     import sys
-    code = ("import sys, accelsim.config as c; c.load_arch(c.BUNDLED_CONFIGS / 'scnn.yaml'); "
+    code = ("import sys, accelsim.sim.config as c; c.load_arch(c.BUNDLED_CONFIGS / 'scnn.yaml'); "
             "assert 'numba' not in sys.modules, 'numba imported'")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=ROOT)

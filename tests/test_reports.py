@@ -13,17 +13,17 @@ from conftest import ROOT, random_conv_layer, random_linear_layer
 
 from accelsim import Trace, load_arch, save_trace
 from accelsim.cli import main
-from accelsim.files import content_key
-from accelsim.plots import (
+from accelsim.core.files import content_key
+from accelsim.report.plots import (
     cycles_per_layer,
     energy_breakdown,
     machine_efficiency,
     speedup_and_saving,
     variant_color,
 )
-from accelsim.results import read_results
-from accelsim.summary import summarize
-from accelsim.sweep import load_sweep, run_sweep
+from accelsim.report.results import read_results
+from accelsim.report.summary import summarize
+from accelsim.studies.sweep import load_sweep, run_sweep
 
 sys.path.insert(0, str(ROOT / "analysis"))
 
@@ -117,7 +117,7 @@ def test_figures_have_the_right_bars_and_series(results):
 def test_two_models_with_the_same_variants_get_a_figure_each(results, tmp_path):
     """Layers of two models share names (fc1) and not scale: per-layer figures are per
     model, named by it; the summary figure has both."""
-    from accelsim.plots import all_figures
+    from accelsim.report.plots import all_figures
     table = pd.read_parquet(results / "out" / "results.parquet")
     other = table.assign(model="other", energy_pj=table["energy_pj"] * 7)
     figures = all_figures(pd.concat([table, other], ignore_index=True))
@@ -134,7 +134,7 @@ def test_two_models_with_the_same_variants_get_a_figure_each(results, tmp_path):
 
 def test_plots_leave_matplotlib_global_state_alone(results, tmp_path):
     # In a fresh process: the backend is still unchosen and rcParams unchanged after importing
-    # accelsim.plots and making and saving every figure. Read raw: reading rcParams["backend"]
+    # accelsim.report.plots and making and saving every figure. Read raw: reading rcParams["backend"]
     # would choose a backend itself.
     code = """
 import json, sys
@@ -142,12 +142,12 @@ import matplotlib
 raw = lambda: {key: repr(value) for key, value in dict.items(matplotlib.rcParams)}
 plain = raw()
 import pandas as pd
-import accelsim.plots
+import accelsim.report.plots
 imported = raw()
-accelsim.plots.write_plots(pd.read_parquet(sys.argv[1]), sys.argv[2])
+accelsim.report.plots.write_plots(pd.read_parquet(sys.argv[1]), sys.argv[2])
 print(json.dumps({"after_import": imported == plain, "after_plots": raw() == plain,
                   "pyplot": "matplotlib.pyplot" in sys.modules,
-                  "color": accelsim.plots.variant_color("my-method")}))
+                  "color": accelsim.report.plots.variant_color("my-method")}))
 """
     done = subprocess.run([sys.executable, "-c", code, str(results / "out" / "results.parquet"),
                            str(tmp_path)], capture_output=True, text=True, check=True, cwd=ROOT)

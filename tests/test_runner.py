@@ -7,9 +7,9 @@ from dataclasses import dataclass
 import numba
 import pytest
 
+from accelsim.core.threads import cores_given, worker_threads
 from accelsim.errors import AccelsimError
-from accelsim.runner import run_jobs
-from accelsim.threads import cores_given, worker_threads
+from accelsim.studies.runner import run_jobs
 
 
 @dataclass(frozen=True)

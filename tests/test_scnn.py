@@ -9,8 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from accelsim import Layer, load_arch
-from accelsim.machines import MACHINES
-from accelsim.macs import effective_macs
+from accelsim.sim.machines import MACHINES
+from accelsim.workload.macs import effective_macs
 
 ARCH = {name: load_arch(ROOT / "arch_configs" / f"{name}.yaml") for name in ("scnn", "dcnn")}
 
@@ -67,8 +67,8 @@ def test_dcnn_closed_form_matches_reference(layer, pe_rows, pe_cols, multipliers
 def test_every_product_lands_in_its_pes_accumulator_window(height, width, stride_h, stride_w,
                                                            kernel_r, kernel_s, pad_h, pad_w,
                                                            dilation, pe_rows, pe_cols):
-    from accelsim.machines.planar_tiling import output_owner, tile_bounds
-    from accelsim.machines.scnn import accumulator_windows
+    from accelsim.sim.machines.planar_tiling import output_owner, tile_bounds
+    from accelsim.sim.machines.scnn import accumulator_windows
     if (kernel_r - 1) * dilation + 1 > height + 2 * pad_h or \
             (kernel_s - 1) * dilation + 1 > width + 2 * pad_w:
         return
@@ -92,7 +92,7 @@ def test_every_product_lands_in_its_pes_accumulator_window(height, width, stride
 
 @pytest.mark.parametrize("stride", [1, 2, 3, 4])
 def test_dense_strided_streams_have_no_placeholders(stride):
-    from accelsim.machines.scnn_kernels import activation_streams, weight_streams
+    from accelsim.sim.machines.scnn_kernels import activation_streams, weight_streams
     _, entries = activation_streams(np.ones((2, 40, 40), bool), 8, 8, 4, (stride, stride))
     assert (entries >= 0).all() and len(entries) == 2 * 40 * 40
     _, entries, _ = weight_streams(np.ones((16, 2, 11, 11), bool), 8, 4, (stride, stride),

@@ -2,10 +2,10 @@
 
 import pytest
 
-from accelsim.checkpoint import save_checkpoint
-from accelsim.inspect_trace import summary_totals, trace_summary
-from accelsim.tracing import trace_from_checkpoint
-from accelsim.training import TrainConfig, train
+from accelsim.training.checkpoint import save_checkpoint
+from accelsim.training.methods import TrainConfig, train
+from accelsim.training.tracing import trace_from_checkpoint
+from accelsim.workload.inspect_trace import summary_totals, trace_summary
 
 
 @pytest.mark.slow

@@ -2,8 +2,8 @@ import numpy as np
 import pytest
 
 from accelsim.errors import ConfigError
-from accelsim.macs import layer_macs
-from accelsim.synth import (
+from accelsim.workload.macs import layer_macs
+from accelsim.workload.synth import (
     ALEXNET_DENSITIES,
     EIE_BENCHMARKS,
     LayerSpec,

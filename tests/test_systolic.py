@@ -12,12 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from accelsim import Layer, Trace, load_arch
-from accelsim.machines import MACHINES
-from accelsim.machines.systolic import systolic_cycles, systolic_cycles_reference
-from accelsim.macs import effective_macs
-from accelsim.simulator import simulate
-from accelsim.synth import NetworkSpec, synthetic_trace
-from accelsim.topology import scalesim_row
+from accelsim.sim.machines import MACHINES
+from accelsim.sim.machines.systolic import systolic_cycles, systolic_cycles_reference
+from accelsim.sim.simulator import simulate
+from accelsim.workload.macs import effective_macs
+from accelsim.workload.synth import NetworkSpec, synthetic_trace
+from accelsim.workload.topology import scalesim_row
 
 GOLDEN = ROOT / "tests" / "golden" / "scalesim_cycles.csv"
 PEER_SCRIPT = ROOT / "benchmarks" / "scalesim_peer.py"

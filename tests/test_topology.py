@@ -10,9 +10,9 @@ from conftest import random_conv_layer, random_linear_layer
 from accelsim import Layer, Trace, save_trace
 from accelsim.cli import main
 from accelsim.errors import AccelsimError
-from accelsim.inspect_trace import trace_summary
-from accelsim.synth import synthetic_trace
-from accelsim.topology import read_topology, topology_text
+from accelsim.workload.inspect_trace import trace_summary
+from accelsim.workload.synth import synthetic_trace
+from accelsim.workload.topology import read_topology, topology_text
 
 HEADER = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
           "Num Filter, Strides, Weight density, Activation density,")

@@ -8,7 +8,7 @@ import sys
 import pytest
 import yaml
 
-from accelsim.config import BUNDLED_CONFIGS
+from accelsim.sim.config import BUNDLED_CONFIGS
 
 pytestmark = pytest.mark.system
 

@@ -10,14 +10,14 @@ import pytest
 import torch
 from conftest import QUICK_DENSE
 
-from accelsim.checkpoint import load_checkpoint, save_checkpoint
 from accelsim.cli import main
-from accelsim.config import BUNDLED_CONFIGS
-from accelsim.data import DataError, load_dataset
-from accelsim.models import maskable_layers
-from accelsim.pruning import ActivationMask, install_activation_masks, weight_mask
-from accelsim.tracing import trace_from_checkpoint
-from accelsim.training import TrainConfig, TrainResult, choose_by_budget, train
+from accelsim.sim.config import BUNDLED_CONFIGS
+from accelsim.training.checkpoint import load_checkpoint, save_checkpoint
+from accelsim.training.data import DataError, load_dataset
+from accelsim.training.methods import TrainConfig, TrainResult, choose_by_budget, train
+from accelsim.training.models import maskable_layers
+from accelsim.training.pruning import ActivationMask, install_activation_masks, weight_mask
+from accelsim.training.tracing import trace_from_checkpoint
 
 pytestmark = pytest.mark.training
 
@@ -171,32 +171,32 @@ def test_bad_training_input_is_a_clean_error(tmp_path, capsys):
 
 @pytest.mark.parametrize("model", ["mlp3", "lenet4"])
 def test_sensitivity_from_cached_prefixes_equals_full_passes(model, tmp_path, monkeypatch):
-    from accelsim import training
+    from accelsim.training import methods
 
     config = TrainConfig(model=model, method="jp", limit=LIMIT, validation=400, epochs=1)
     dense = tmp_path / "dense.pt"
     save_checkpoint(train(TrainConfig(model=model, limit=LIMIT, validation=400, epochs=1)), dense)
-    cached = training.sensitivity_tables(config, dense)
-    monkeypatch.setattr(training, "_split_at", lambda model, name: None)
-    assert cached == training.sensitivity_tables(config, dense)
+    cached = methods.sensitivity_tables(config, dense)
+    monkeypatch.setattr(methods, "_split_at", lambda model, name: None)
+    assert cached == methods.sensitivity_tables(config, dense)
     assert any(a < cached["weight"]["baseline"] for table in cached["weight"]["accuracy"].values()
                for a in table.values())
 
 
 def test_demo_reuses_a_checkpoint_only_while_its_inputs_are_the_same(tmp_path, monkeypatch):
-    from accelsim import pipeline
+    from accelsim.studies import compare
     logs = []
 
     def trained():
         logs.clear()
-        pipeline.run_demo(tmp_path / "demo", [str(BUNDLED_CONFIGS / "dense.yaml")], samples=2,
+        compare.run_demo(tmp_path / "demo", [str(BUNDLED_CONFIGS / "dense.yaml")], samples=2,
                           quick=True, log=logs.append)
         return [line.split()[2] for line in logs if line.startswith("training ")]
 
     assert trained() == ["dense", "wp", "jp"]
     assert trained() == []
-    monkeypatch.setitem(pipeline.DEMO_METHODS, "wp", {"weight_budget": 0.2})
+    monkeypatch.setitem(compare.DEMO_METHODS, "wp", {"weight_budget": 0.2})
     assert trained() == ["wp"]
     # A dense model trained differently makes every checkpoint that starts from it stale.
-    monkeypatch.setattr(pipeline, "QUICK_TRAINING", {**pipeline.QUICK_TRAINING, "seed": 1})
+    monkeypatch.setattr(compare, "QUICK_TRAINING", {**compare.QUICK_TRAINING, "seed": 1})
     assert trained() == ["dense", "wp", "jp"]

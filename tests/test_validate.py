@@ -5,8 +5,8 @@ import math
 import pandas as pd
 import pytest
 
-from accelsim import validate
 from accelsim.cli import main
+from accelsim.studies import validate
 
 pytestmark = pytest.mark.acceptance
 

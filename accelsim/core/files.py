@@ -1,0 +1,126 @@
+"""Atomic writes: an interrupted run never leaves a file that looks complete.
+
+Everything is written under a hidden temporary name in the destination's own
+directory (so the final rename stays on one file system) and renamed into
+place only once it is whole. The temporary name carries the writer's process
+id: the next write to the same destination removes what a killed writer left
+(its process is gone), and never touches a live writer's files.
+"""
+
+import contextlib
+import glob
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from ..errors import AccelsimError
+
+
+def sha256_of_file(path, chunk_bytes=1 << 20):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(chunk_bytes), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def content_key(*parts):
+    """16 hex digits naming a result by everything it depends on (`parts`: JSON-able, or
+    turned to text): cached results are named by it, so an input that changed gives a
+    new name and a stale result is never reused."""
+    text = json.dumps(list(parts), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _process_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # somebody else's process
+        return True
+    return True
+
+
+def remove_leftovers(path):
+    """Remove the temporary files and directories that killed writers of `path` left."""
+    path = Path(path)
+    if not path.parent.is_dir():
+        return
+    for kind in ("partial", "old"):
+        for leftover in path.parent.glob(f".{glob.escape(path.name)}.{kind}-*-*"):
+            pid = leftover.name[len(f".{path.name}.{kind}-"):].split("-")[0]
+            if pid.isdigit() and not _process_alive(int(pid)):
+                if leftover.is_dir() and not leftover.is_symlink():
+                    shutil.rmtree(leftover, ignore_errors=True)
+                else:
+                    with contextlib.suppress(OSError):
+                        leftover.unlink()
+
+
+def _temporary_prefix(path, kind):
+    return f".{path.name}.{kind}-{os.getpid()}-"
+
+
+@contextlib.contextmanager
+def atomic_directory(path, overwrite=False, replaceable=None):
+    """Yield a temporary directory that becomes `path` when the block ends cleanly.
+
+    With overwrite, an existing `path` is replaced only if `replaceable(path)` says it is
+    what this kind of write produces (a trace, say): never a directory of the user's.
+    """
+    path = Path(path)
+    if path.exists():
+        if not overwrite:
+            raise AccelsimError(f"{path} already exists (pass --force to replace it)")
+        if path.is_symlink() or not path.is_dir() or replaceable is None or not replaceable(path):
+            raise AccelsimError(f"{path} exists and is not one that accelsim wrote; "
+                                "--force replaces only those")
+        if Path.cwd().resolve().is_relative_to(path.resolve()):
+            raise AccelsimError(f"{path} holds the current directory; it cannot be replaced")
+    remove_leftovers(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path, "partial"), dir=path.parent))
+    try:
+        yield staging
+        if path.exists():
+            # Move the old copy aside first: a crash between the two renames
+            # leaves the old trace under a hidden name, never a mixed one.
+            retired = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path, "old"), dir=path.parent))
+            os.replace(path, retired / "old")
+            os.replace(staging, path)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, path)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_file(path, mode="wb"):
+    """Yield an open temporary file that replaces `path` when the block ends cleanly."""
+    path = Path(path)
+    if path.is_dir():
+        raise AccelsimError(f"{path} is a directory; a file was expected here")
+    remove_leftovers(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path, "partial"), dir=path.parent)
+    try:
+        with os.fdopen(fd, mode) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def write_text_atomic(path, text):
+    with atomic_file(path, "w") as handle:
+        handle.write(text)

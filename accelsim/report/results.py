@@ -1,0 +1,177 @@
+"""Results tables on disk: CSV or Parquet, written atomically, with a provenance sidecar.
+
+`results.csv` comes with `results.csv.meta.json`: the accelsim version, the
+command, every resolved machine config and every trace's manifest fields, so
+a table can always be traced back to its inputs. The two files cannot be
+replaced in one step, so the sidecar records the table's sha256 and
+`read_results` refuses a pair that does not match (a reader that came
+between the two renames, or a table copied without its sidecar's run).
+"""
+
+import hashlib
+import io
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+import pandas as pd
+
+from ..core.files import atomic_file, write_text_atomic
+from ..core.inputs import load_json
+from ..defaults import VERSION
+from ..errors import AccelsimError
+
+FORMATS = (".csv", ".parquet")
+
+
+def sidecar_path(path):
+    return Path(f"{path}.meta.json")
+
+
+def provenance(archs, traces, command=""):
+    return {
+        "accelsim_version": VERSION,
+        "command": command,
+        "archs": {arch.name: arch.to_dict() for arch in archs},
+        "traces": [
+            {"path": str(t.path) if t.path else None, "model": t.model, "variant": t.variant,
+             "dataset": t.dataset, "samples": t.samples, "source": t.source,
+             "metadata": t.metadata}
+            for t in traces
+        ],
+    }
+
+
+def check_output_directory(path, what):
+    """Fail now, before any work, if files cannot be written in directory `path`."""
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise AccelsimError(f"{what} {path}: is a file, not a directory")
+    return _check_writable_ancestor(path, what, shown_as=path)
+
+
+def check_output_file(path, what):
+    """Fail now, before any work, if `path` cannot be written as a file."""
+    path = Path(path)
+    if path.is_dir():
+        raise AccelsimError(f"{what} {path}: is a directory")
+    _check_writable_ancestor(path.parent, what, shown_as=path)
+    return path
+
+
+def _check_writable_ancestor(path, what, shown_as):
+    ancestor = path
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise AccelsimError(f"{what} {shown_as}: {ancestor} is a file, not a directory")
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise AccelsimError(f"{what} {shown_as}: {ancestor} is not writable")
+    return path
+
+
+def written_by_accelsim(path):
+    """Whether the table at `path` has the sidecar accelsim writes beside its tables."""
+    try:
+        meta = json.loads(sidecar_path(path).read_text())
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and "accelsim_version" in meta
+
+
+def check_results_path(path):
+    """Before any work: `path` can be written as a table and replaces none of the user's files."""
+    path = Path(path)
+    if path.suffix not in FORMATS:
+        raise AccelsimError(f"results file {path}: suffix must be one of {', '.join(FORMATS)}")
+    check_output_file(path, "results file")
+    if path.exists() and not written_by_accelsim(path):
+        raise AccelsimError(f"results file {path}: exists and accelsim did not write it (no "
+                            "sidecar); remove it or choose another path")
+    return path
+
+
+def write_results(table, path, meta):
+    path = check_results_path(path)
+    buffer = io.BytesIO()
+    if path.suffix == ".csv":
+        buffer.write(table.to_csv(index=False).encode())
+    else:
+        table.to_parquet(buffer, index=False)
+    data = buffer.getvalue()
+    with atomic_file(path) as handle:
+        handle.write(data)
+    meta = dict(meta, table_sha256=hashlib.sha256(data).hexdigest())
+    meta.setdefault("accelsim_version", VERSION)
+    write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
+    return path
+
+
+def read_results(path: Union[str, Path], required: Sequence[str] = ()) -> pd.DataFrame:
+    """A results table; checked against its sidecar when there is one, and for `required`
+    columns."""
+    path = Path(path)
+    where = f"results file {path}: "
+    if path.suffix not in FORMATS:
+        raise AccelsimError(f"{where}suffix must be one of {', '.join(FORMATS)}")
+    if not path.is_file():
+        raise AccelsimError(f"{where}{'not a file' if path.exists() else 'not found'}")
+    data = path.read_bytes()
+    sidecar = sidecar_path(path)
+    if sidecar.is_file():
+        meta = load_json(sidecar, f"{where}sidecar {sidecar.name}: ")
+        recorded = meta.get("table_sha256") if isinstance(meta, dict) else None
+        if recorded is not None and recorded != hashlib.sha256(data).hexdigest():
+            raise AccelsimError(f"{where}its sidecar {sidecar.name} describes another table "
+                                "(written by another run); rerun the command that wrote it")
+    try:
+        table = (pd.read_parquet(io.BytesIO(data)) if path.suffix == ".parquet"
+                 else pd.read_csv(io.BytesIO(data)))
+    except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for bad bytes
+        raise AccelsimError(f"{where}cannot be read as {path.suffix[1:]} "
+                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
+                            ) from None
+    missing = [c for c in required if c not in table.columns]
+    if missing:
+        raise AccelsimError(f"{where}missing columns {', '.join(missing)} "
+                            "(not an accelsim results table?)")
+    return table
+
+
+def write_part(table, path):
+    """One finished point of a resumable study (sweep, pareto), as parquet, atomically."""
+    buffer = io.BytesIO()
+    table.to_parquet(buffer, index=False)
+    with atomic_file(path) as handle:
+        handle.write(buffer.getvalue())
+
+
+def check_figures(table, columns, nonnegative, where, flags=()):
+    """Each of `columns` holds finite numbers (not text that looks like them, and true/false
+    only in `flags`), those also in `nonnegative` none below 0."""
+    for column in columns:
+        values = table[column]
+        if not pd.api.types.is_numeric_dtype(values) \
+                or (pd.api.types.is_bool_dtype(values) and column not in flags) \
+                or not np.isfinite(values.astype(float)).all() \
+                or (column in nonnegative and (values < 0).any()):
+            raise AccelsimError(f"{where}column {column} must hold finite numbers"
+                                + (" >= 0" if column in nonnegative else ""))
+
+
+def read_part(path, required=(), check=None):
+    """A finished point back. One that cannot be read, lacks a `required` column, holds no
+    rows or fails `check(table, where)` is an error that says how to redo it (the tool never
+    deletes it on its own)."""
+    try:
+        table = read_results(path, required)
+        if table.empty:
+            raise AccelsimError(f"results file {path}: holds no rows")
+        if check is not None:
+            check(table, f"results file {path}: ")
+        return table
+    except AccelsimError as exc:
+        raise AccelsimError(f"{exc}; delete it and rerun to recompute that point") from None

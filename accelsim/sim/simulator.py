@@ -1,0 +1,236 @@
+"""simulate(arch, trace) -> pandas.DataFrame: the pipeline from trace to results table.
+
+Three steps, each a function of the one before:
+- count_layers: for every layer and sample, the machine model counts cycles and
+  actions (CountedLayer per layer);
+- simulate_memory: the memory system allocates the network on chip and adds DRAM
+  traffic and stalls over each inference (LayerMemory per sample and layer);
+- aggregate: the energy model prices the actions; rows are per layer, plus one
+  `TOTAL` row per trace; figures are per inference, averaged over the trace's
+  samples unless per_sample=True.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..core.progress import no_progress
+from ..defaults import TOTAL_ROW
+from ..errors import AccelsimError
+from ..workload.macs import LayerMacs, layer_macs
+from ..workload.trace import Layer, Trace, load_trace
+from .config import ArchConfig, load_arch
+from .energy import EnergyModel
+from .machines import MACHINES
+from .machines.counts import LayerCounts
+from .memory import LayerPlan, layer_chunks, plan_network, run_memory_system
+
+ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
+            "cycles_memory_stall", "cycles_total", "latency_us", "dram_read_bytes",
+            "dram_write_bytes", "dram_bytes", "energy_pj"]
+INTEGER_COUNTS = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
+                  "cycles_memory_stall", "cycles_total", "dram_read_bytes", "dram_write_bytes",
+                  "dram_bytes"]
+TEXT_COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind"]
+FLAG_COLUMNS = ["weights_on_chip", "input_from_dram"]
+COLUMNS = [*TEXT_COLUMNS, "samples", "weight_density", "activation_density", *ADDITIVE[:8],
+           "utilization", "load_efficiency", "lane_utilization", *FLAG_COLUMNS, *ADDITIVE[8:]]
+
+
+@dataclass(frozen=True)
+class CountedLayer:
+    """Counting step, one layer: its MACs and densities, and the machine's counts per sample."""
+    layer: Layer
+    macs: LayerMacs
+    counts: tuple  # LayerCounts, one per sample
+
+
+@dataclass(frozen=True)
+class LayerMemory:
+    """Memory step, one layer on one sample: where its data lives and what DRAM adds."""
+    plan: LayerPlan
+    stall_cycles: int
+    dram_read_bytes: int
+    dram_write_bytes: int
+
+
+@dataclass(frozen=True)
+class LayerCost:
+    """Aggregation step, one layer on one sample: counted, through memory and priced."""
+    layer: Layer
+    sample: int
+    macs_dense: int
+    weight_density: float
+    activation_density: float
+    counts: LayerCounts
+    memory: LayerMemory
+    cycles_total: int
+    latency_us: float
+    energy_pj: dict  # {component: pJ}
+
+
+def count_layers(arch, trace, reference=False, progress=None):
+    """CountedLayer per layer of `trace` on machine `arch`; reference=True runs the machines'
+    plain-Python twins of their kernels."""
+    machine = MACHINES[arch.machine]
+    threshold = machine.activation_threshold(arch)
+    progress = progress or no_progress
+    counted = []
+    for layer in progress(trace.layers, f"{arch.name} {trace.model}/{trace.variant}"):
+        macs = layer_macs(layer, threshold)
+        counts = tuple(machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
+                       for s in range(layer.samples))
+        counted.append(CountedLayer(layer, macs, counts))
+    return counted
+
+
+def _footprint(counts):
+    return sum(counts.input_footprint.values()) + sum(counts.output_footprint.values())
+
+
+def simulate_memory(arch, trace, counted):
+    """[sample][layer] -> LayerMemory: the on-chip allocation of the network, then the
+    memory system run once per sample."""
+    # Compressed formats vary by sample: buffers are allocated for each layer's largest sample.
+    largest = [max(layer.counts, key=_footprint) for layer in counted]
+    networks = ([[i] for i in range(len(counted))] if trace.independent_layers
+                else [list(range(len(counted)))])
+    plans = [plan for network in networks
+             for plan in plan_network([largest[i] for i in network], arch)]
+    memory = []
+    for sample in range(trace.samples):
+        traffic = []
+        for network in networks:
+            transfers = [(layer_chunks(counted[i].counts[sample], plans[i]), plans[i].write_bytes)
+                         for i in network]
+            traffic += zip(*run_memory_system(transfers, arch))
+        memory.append([LayerMemory(plan, *layer_traffic)
+                       for plan, layer_traffic in zip(plans, traffic)])
+    return memory
+
+
+def _layer_cost(counted, sample, memory, arch, energy):
+    counts = counted.counts[sample]
+    cycles_total = counts.cycles_compute + memory.stall_cycles
+    priced = energy.price(dict(counts.actions, dram_read=8 * memory.dram_read_bytes,
+                               dram_write=8 * memory.dram_write_bytes), cycles_total)
+    return LayerCost(counted.layer, sample, counted.macs.macs_dense, counted.macs.weight_density,
+                     float(counted.macs.activation_density[sample]), counts, memory,
+                     cycles_total, cycles_total / arch.clock_mhz, priced)
+
+
+def _layer_row(cost):
+    counts, memory = cost.counts, cost.memory
+    row = {
+        "layer": cost.layer.name, "kind": cost.layer.kind, "sample": cost.sample,
+        "weight_density": cost.weight_density, "activation_density": cost.activation_density,
+        "macs_dense": cost.macs_dense, "macs_effective": counts.macs_effective,
+        "ops_executed": counts.ops_executed, "cycles_ideal": counts.cycles_ideal,
+        "cycles_compute": counts.cycles_compute, "cycles_memory_stall": memory.stall_cycles,
+        "cycles_total": cost.cycles_total, "latency_us": cost.latency_us,
+        "mac_units": counts.mac_units, "lane_utilization": counts.lane_utilization,
+        "weights_on_chip": memory.plan.weights_on_chip,
+        "input_from_dram": memory.plan.input_from_dram,
+        "dram_read_bytes": memory.dram_read_bytes, "dram_write_bytes": memory.dram_write_bytes,
+        "dram_bytes": memory.dram_read_bytes + memory.dram_write_bytes,
+        "energy_pj": sum(cost.energy_pj.values()),
+    }
+    row.update({f"energy_{component}_pj": pj for component, pj in cost.energy_pj.items()})
+    return row
+
+
+def figure_columns(table):
+    """The numeric columns of a results table: COLUMNS but the text ones, and the energy
+    components it has."""
+    return [c for c in COLUMNS if c not in TEXT_COLUMNS] + [
+        c for c in table.columns if c.startswith("energy_") and c not in COLUMNS]
+
+
+def _check_figures(table, arch):
+    """No figure may come out NaN, infinite or negative: that would be a config at the edge of
+    the arithmetic (an overflow), never a result."""
+    columns = ADDITIVE + sorted({c for c in table if c.startswith("energy_")} - set(ADDITIVE))
+    numeric = table[columns].astype(float)
+    # An energy component may be absent (NaN) on a layer that never uses it; nothing else.
+    missing = numeric.isna().to_numpy() & ~numeric.columns.str.endswith("_pj")[None, :]
+    values = numeric.fillna(0.0).to_numpy()
+    bad = missing | ~np.isfinite(values) | (values < 0) | (values > 2.0**62)
+    if bad.any():
+        row, column = np.argwhere(bad)[0]
+        raise AccelsimError(f"arch '{arch.name}', layer '{table['layer'].iloc[row]}': "
+                            f"{numeric.columns[column]} came out {numeric.iloc[row, column]}; "
+                            f"a config value is too large for the arithmetic")
+    return table
+
+
+def _with_ratios(table):
+    cycles = table["cycles_total"].where(table["cycles_total"] > 0)
+    table["utilization"] = (table["macs_effective"] / (table["mac_units"] * cycles)).fillna(0.0)
+    compute = table["cycles_compute"].where(table["cycles_compute"] > 0)
+    table["load_efficiency"] = (table["cycles_ideal"] / compute).fillna(1.0)
+    return table
+
+
+def _total_row(layers):
+    total = layers.iloc[0].copy()
+    energy_columns = [c for c in layers.columns if c.startswith("energy_")]
+    for column in ADDITIVE + energy_columns:
+        total[column] = layers[column].sum()
+    total["layer"], total["kind"] = TOTAL_ROW, ""
+    # Whole-network densities as the effective-to-dense MAC ratio cannot tell them apart:
+    # weighted by each layer's dense MACs.
+    for column in ("weight_density", "activation_density"):
+        total[column] = (layers[column] * layers["macs_dense"]).sum() / layers["macs_dense"].sum()
+    weights = layers["cycles_compute"]
+    total["lane_utilization"] = (
+        (layers["lane_utilization"] * weights).sum() / weights.sum() if weights.sum() else 0.0)
+    total["weights_on_chip"] = bool(layers["weights_on_chip"].all())
+    total["input_from_dram"] = bool(layers["input_from_dram"].any())
+    return total
+
+
+def aggregate(arch, trace, counted, memory, per_sample=False):
+    """The results table from the counting and memory steps: energy priced, one row per
+    layer (per sample with per_sample=True) and a TOTAL row, ratios and integer counts."""
+    energy = EnergyModel(arch)
+    run = {"model": trace.model, "variant": trace.variant, "arch": arch.name,
+           "machine": arch.machine, "samples": trace.samples}
+    rows = [dict(run, **_layer_row(_layer_cost(layer, sample, layer_memory, arch, energy)))
+            for sample, sample_memory in enumerate(memory)
+            for layer, layer_memory in zip(counted, sample_memory)]
+    table = pd.DataFrame(rows)
+    _check_figures(table, arch)
+    # A component a layer's actions never touch costs nothing there.
+    table = table.fillna({c: 0.0 for c in table.columns if c.startswith("energy_")})
+    energy_columns = sorted(c for c in table.columns if c.startswith("energy_") and c != "energy_pj")
+    if per_sample:
+        parts = [pd.concat([group, _total_row(group).to_frame().T], ignore_index=True)
+                 for _, group in table.groupby("sample", sort=True)]
+        table = pd.concat(parts, ignore_index=True)
+        columns = COLUMNS[:7] + ["sample"] + COLUMNS[7:]
+    else:
+        numeric = ADDITIVE + energy_columns + ["lane_utilization", "activation_density"]
+        means = table.groupby("layer", sort=False)[numeric].mean()
+        first = table.drop_duplicates("layer").set_index("layer")
+        first[numeric] = means
+        first = first.reset_index()
+        table = pd.concat([first, _total_row(first).to_frame().T], ignore_index=True)
+        columns = list(COLUMNS)
+    table = _with_ratios(table)
+    for column in ("samples", "mac_units"):
+        table[column] = table[column].astype(np.int64)
+    for column in INTEGER_COUNTS:
+        # Counts are integers per sample; a mean over samples stays integral only by chance.
+        values = table[column].astype(float)
+        if (values == values.round()).all():
+            table[column] = values.astype(np.int64)
+    return table[columns + ["mac_units"] + energy_columns].infer_objects()
+
+
+def simulate(arch, trace, per_sample=False, reference=False, progress=None):
+    """Simulate every layer and sample of `trace` on machine `arch` (objects or paths)."""
+    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
+    trace = trace if isinstance(trace, Trace) else load_trace(trace)
+    counted = count_layers(arch, trace, reference, progress)
+    return aggregate(arch, trace, counted, simulate_memory(arch, trace, counted), per_sample)

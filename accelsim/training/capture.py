@@ -1,0 +1,127 @@
+"""Trace capture: record exactly what each conv/linear layer multiplies, in any nn.Module.
+
+Supported layers: every `nn.Conv2d` (integer padding, padding_mode 'zeros', any
+stride, dilation and groups) and `nn.Linear` the forward pass calls is recorded.
+Every other layer (pooling, normalization, activation functions, ...) runs
+normally but is not simulated, and so are functional calls (`F.conv2d`,
+`F.linear`, `x @ w`) and layers that use their weights directly instead of
+calling a Linear (`nn.MultiheadAttention`). Refused, by name, before anything
+runs: Conv2d with string padding ('same', 'valid') or a non-zero padding mode,
+ConvTranspose1d/2d/3d, Conv1d and Conv3d. A Conv2d must get N x C x H x W
+input and a Linear N x features.
+
+Forward pre-hooks on every recorded layer, registered after the activation
+masks (hooks run in registration order), copy the layer's input as it enters
+the multiplication: after the previous activation function, pooling, residual
+adds and the activation mask. Inputs are cloned at once, so a later in-place
+ReLU cannot change them; a module called twice records each call (`name`,
+`name#2`, ...). Weights are taken as used (`layer.weight`, masks applied).
+"""
+
+import torch
+from torch import nn
+
+from ..errors import AccelsimError
+from ..workload.trace import Layer, Trace
+from .models import maskable_layers
+
+SUPPORTED = ("traces record Conv2d (integer padding, padding_mode 'zeros') and Linear layers; "
+             "other layers run but are not simulated")
+# Layers that look simulated but are not Conv2d or Linear: refused rather than skipped.
+UNSUPPORTED = (nn.Conv1d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def _refuse(name, module, problem):
+    raise AccelsimError(f"layer '{name}' ({type(module).__name__}): {problem}; {SUPPORTED}")
+
+
+def _geometry(name, module):
+    if isinstance(module, nn.Linear):
+        return "linear", {}
+    if isinstance(module.padding, str):
+        _refuse(name, module, f"padding {module.padding!r} is not supported, give integer "
+                              f"padding ('valid' is 0, 'same' with an odd kernel is "
+                              f"dilation * (kernel - 1) // 2)")
+    if module.padding_mode != "zeros":
+        _refuse(name, module, f"padding_mode {module.padding_mode!r} is not supported "
+                              f"(traces assume zero padding)")
+    return "conv2d", {"stride": module.stride, "padding": module.padding,
+                      "dilation": module.dilation, "groups": module.groups}
+
+
+def check_supported(model):
+    """Raise AccelsimError naming the first layer a trace cannot record faithfully."""
+    for name, module in model.named_modules():
+        if isinstance(module, UNSUPPORTED):
+            _refuse(name, module, "not supported")
+        if isinstance(module, (nn.Conv2d, nn.Linear)):
+            _geometry(name, module)
+
+
+def _check_input(name, module, inputs):
+    expected = 4 if isinstance(module, nn.Conv2d) else 2
+    if inputs.ndim != expected:
+        what = "N x C x H x W" if expected == 4 else "N x features"
+        raise AccelsimError(f"layer '{name}' ({type(module).__name__}): its input has shape "
+                            f"{tuple(inputs.shape)}; a trace needs {what} (a batch of samples)")
+
+
+def _as_numpy(tensor):
+    # .float() first: bfloat16 has no NumPy type; .cpu() for a model on a GPU.
+    return tensor.detach().cpu().float().numpy()
+
+
+@torch.no_grad()
+def capture_layers(model, images):
+    """[Layer] for one forward pass of `images` (N x C x H x W or N x features), in call order."""
+    check_supported(model)
+    calls, handles = [], []
+    for name, module in maskable_layers(model):
+        def record(mod, args, name=name):
+            _check_input(name, mod, args[0])
+            calls.append((name, mod, args[0].detach().clone()))
+        handles.append(module.register_forward_pre_hook(record))
+    model.eval()
+    try:
+        model(images)
+    except AccelsimError:
+        raise
+    except Exception as exc:  # the user's model: whatever its forward raises
+        raise AccelsimError(f"the model's forward pass on images of shape "
+                            f"{tuple(images.shape)} failed ({type(exc).__name__}: {exc})") from exc
+    finally:
+        for handle in handles:
+            handle.remove()
+    if not calls:
+        raise AccelsimError(f"the model called no Conv2d or Linear layer: nothing to trace; "
+                            f"{SUPPORTED}")
+    seen, layers = {}, []
+    for name, module, inputs in calls:
+        seen[name] = seen.get(name, 0) + 1
+        kind, geometry = _geometry(name, module)
+        layers.append(Layer(
+            name=name if seen[name] == 1 else f"{name}#{seen[name]}", kind=kind,
+            weight=_as_numpy(module.weight), activations=_as_numpy(inputs), **geometry))
+    return layers
+
+
+def as_model_input(model, images):
+    """`images` (tensor or array) as a tensor of the model's parameter dtype, on its device."""
+    images = torch.as_tensor(images)
+    if not images.is_floating_point():
+        raise AccelsimError(f"images have dtype {images.dtype}; give floating-point images, "
+                            f"scaled as the model expects")
+    if images.ndim < 2 or images.shape[0] < 1:
+        raise AccelsimError(f"images have shape {tuple(images.shape)}; give N x C x H x W "
+                            f"or N x features with N >= 1")
+    parameter = next(model.parameters(), None)
+    if parameter is None:
+        return images
+    return images.to(dtype=parameter.dtype, device=parameter.device)
+
+
+def capture_trace(model, images, model_name="model", variant="dense", dataset="",
+                  metadata=None, source=""):
+    """The Trace of one forward pass (see accelsim.capture_trace)."""
+    return Trace(layers=capture_layers(model, as_model_input(model, images)), model=model_name,
+                 variant=variant, dataset=dataset, source=source, metadata=metadata or {})

@@ -1,0 +1,384 @@
+"""Trace format v1: what a layer multiplies, stored so that any tool can write it.
+
+A trace is a directory holding `manifest.json` and one `.npy` file per array
+(the weights as used, the input activations as multiplied). The format is
+documented in traces/README.md; this module is its reference reader and
+writer. The reader checks every file against the manifest (existence, size,
+shape, dtype, sha256) and every layer's geometry before returning anything,
+so a simulator never sees a truncated or inconsistent trace.
+"""
+
+import json
+import math
+import sys
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import numpy as np
+
+from ..core.files import atomic_directory, sha256_of_file
+from ..core.inputs import load_json, shown
+from ..errors import TraceError
+from .macs import nonzero_mask
+
+FORMAT_NAME = "accelsim-trace"
+FORMAT_VERSION = 1
+KINDS = ("conv2d", "linear")
+DTYPES = ("float16", "float32", "float64", "int8", "int16", "int32")
+MANIFEST = "manifest.json"
+# Limits, checked before any array is allocated (traces/README.md states them): a stride,
+# padding or dilation at most MAX_GEOMETRY; an array dimension at least 1; a padded input
+# plane (C x (H + 2 pad) x (W + 2 pad), one sample) at most MAX_PLANE elements.
+MAX_GEOMETRY = 1024
+MAX_PLANE = 2**28
+
+
+def _pair(value, what):
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        value = (value, value)
+    pair = tuple(value)
+    if len(pair) != 2 or not all(isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+                                 for v in pair):
+        raise ValueError(f"{what} must be an integer or a pair of integers, got {shown(value)}")
+    return tuple(int(v) for v in pair)
+
+
+@dataclass
+class Layer:
+    """One conv2d or linear layer: its weights as used and its input activations.
+
+    conv2d: weight K x C/groups x R x S, activations N x C x H x W.
+    linear: weight out x in, activations N x in (stride/padding/... are unused).
+    """
+
+    name: str
+    kind: str
+    weight: np.ndarray
+    activations: np.ndarray
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
+    groups: int = 1
+
+    def __post_init__(self) -> None:
+        self.stride = _pair(self.stride, "stride")
+        self.padding = _pair(self.padding, "padding")
+        self.dilation = _pair(self.dilation, "dilation")
+        self.groups = int(self.groups)
+
+    @property
+    def samples(self) -> int:
+        return int(self.activations.shape[0])
+
+    @cached_property
+    def weight_nonzero(self) -> np.ndarray:
+        """Boolean mask of the non-zero weights, built once: every machine and sample uses it."""
+        return nonzero_mask(self.weight)
+
+    @property
+    def kernel(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.weight.shape[2:]) if self.kind == "conv2d" else (1, 1)
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return tuple(int(v) for v in self.activations.shape[1:])
+
+    @property
+    def output_shape(self) -> tuple[int, ...]:
+        """(K, P, Q) for conv2d, (out,) for linear."""
+        if self.kind == "linear":
+            return (int(self.weight.shape[0]),)
+        _, height, width = self.input_shape
+        sizes = [
+            (extent + 2 * pad - dil * (kern - 1) - 1) // step + 1
+            for extent, pad, dil, kern, step in zip(
+                (height, width), self.padding, self.dilation, self.kernel, self.stride
+            )
+        ]
+        return (int(self.weight.shape[0]), *sizes)
+
+
+@dataclass
+class Trace:
+    """A network's layers in order plus where the trace came from."""
+
+    layers: list[Layer]
+    model: str = "unknown"
+    variant: str = "unknown"
+    dataset: str = "unknown"
+    source: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
+    path: Optional[Path] = None
+    # The layers are separate benchmarks (a suite such as EIE's Table III), not one network:
+    # each is simulated alone, with its own on-chip allocation and its input and output in DRAM.
+    independent_layers: bool = False
+
+    @property
+    def samples(self) -> int:
+        return self.layers[0].samples if self.layers else 0
+
+    def layer(self, name: str) -> Layer:
+        for layer in self.layers:
+            if layer.name == name:
+                return layer
+        raise KeyError(f"no layer named {name!r}; layers: {', '.join(l.name for l in self.layers)}")
+
+
+def check_layer_geometry(layer, where=""):
+    """Raise TraceError unless the layer's arrays and geometry agree."""
+
+    def fail(problem):
+        raise TraceError(f"{where}layer '{layer.name}': {problem}")
+
+    if layer.kind not in KINDS:
+        fail(f"kind {layer.kind!r} is not one of {', '.join(KINDS)}")
+    weight, acts = layer.weight, layer.activations
+    if layer.kind == "linear":
+        if weight.ndim != 2 or acts.ndim != 2:
+            fail(f"linear layer needs weight (out, in) and activations (N, in); "
+                 f"got weight {tuple(weight.shape)}, activations {tuple(acts.shape)}")
+        if weight.shape[1] != acts.shape[1]:
+            fail(f"weight has {weight.shape[1]} inputs but activations have {acts.shape[1]}")
+    else:
+        if weight.ndim != 4 or acts.ndim != 4:
+            fail(f"conv2d layer needs weight (K, C/groups, R, S) and activations (N, C, H, W); "
+                 f"got weight {tuple(weight.shape)}, activations {tuple(acts.shape)}")
+        if layer.groups < 1 or acts.shape[1] % layer.groups or weight.shape[0] % layer.groups:
+            fail(f"groups={layer.groups} must divide input channels {acts.shape[1]} "
+                 f"and filters {weight.shape[0]}")
+        if weight.shape[1] * layer.groups != acts.shape[1]:
+            fail(f"weight has {weight.shape[1]} channels per group x {layer.groups} groups "
+                 f"but activations have {acts.shape[1]} channels")
+        if min(layer.stride) < 1 or min(layer.dilation) < 1 or min(layer.padding) < 0 or max(
+                *layer.stride, *layer.dilation, *layer.padding) > MAX_GEOMETRY:
+            fail(f"stride {layer.stride} and dilation {layer.dilation} must be in 1..{MAX_GEOMETRY}, "
+                 f"padding {layer.padding} in 0..{MAX_GEOMETRY}")
+        channels, height, width = layer.input_shape
+        plane = channels * (height + 2 * layer.padding[0]) * (width + 2 * layer.padding[1])
+        if plane > MAX_PLANE:
+            fail(f"the padded input plane has {plane} elements; the limit is {MAX_PLANE}")
+        if min(layer.output_shape[1:]) < 1:
+            fail(f"kernel {layer.kernel} does not fit input {layer.input_shape[1:]} "
+                 f"with padding {layer.padding} and dilation {layer.dilation}")
+    if acts.shape[0] < 1:
+        fail("activations hold no sample")
+    for what, array in (("weight", weight), ("activations", acts)):
+        if array.dtype.name not in DTYPES:
+            fail(f"{what} dtype {array.dtype.name} is not one of {', '.join(DTYPES)}")
+
+
+def _array_entry(array, file_name, directory):
+    np.save(directory / file_name, np.ascontiguousarray(array), allow_pickle=False)
+    return {
+        "file": file_name,
+        "dtype": array.dtype.name,
+        "shape": [int(v) for v in array.shape],
+        "sha256": sha256_of_file(directory / file_name),
+    }
+
+
+def _layer_entry(layer, index, directory):
+    stem = f"{index:03d}_{_safe_name(layer.name)}"
+    entry = {
+        "name": layer.name,
+        "kind": layer.kind,
+        "input_shape": list(layer.input_shape),
+        "output_shape": list(layer.output_shape),
+    }
+    if layer.kind == "conv2d":
+        entry.update(
+            kernel=list(layer.kernel),
+            stride=list(layer.stride),
+            padding=list(layer.padding),
+            dilation=list(layer.dilation),
+            groups=layer.groups,
+        )
+    entry["weight"] = _array_entry(layer.weight, f"{stem}.weight.npy", directory)
+    entry["activations"] = _array_entry(layer.activations, f"{stem}.activations.npy", directory)
+    return entry
+
+
+def _safe_name(name):
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
+
+
+def is_trace_directory(path):
+    """Whether `path` holds a manifest that declares an accelsim trace (for --force)."""
+    try:
+        manifest = load_json(Path(path) / MANIFEST, "", TraceError)
+    except TraceError:
+        return False
+    return isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
+
+
+def save_trace(trace: Trace, path: Union[str, Path], overwrite: bool = False) -> Path:
+    """Write `trace` to directory `path` atomically and return the path."""
+    names = [layer.name for layer in trace.layers]
+    if not names:
+        raise TraceError("a trace needs at least one layer")
+    if len(set(names)) != len(names):
+        raise TraceError(f"layer names must be unique, got {names}")
+    samples = {layer.samples for layer in trace.layers}
+    if len(samples) != 1:
+        raise TraceError(f"every layer must hold the same number of samples, got {sorted(samples)}")
+    for layer in trace.layers:
+        check_layer_geometry(layer)
+    path = Path(path)
+    with atomic_directory(path, overwrite=overwrite, replaceable=is_trace_directory) as staging:
+        manifest = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            "model": trace.model,
+            "variant": trace.variant,
+            "dataset": trace.dataset,
+            "samples": trace.samples,
+            "source": trace.source,
+            "metadata": trace.metadata,
+            "independent_layers": trace.independent_layers,
+            "layers": [_layer_entry(layer, i, staging) for i, layer in enumerate(trace.layers)],
+        }
+        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    return path
+
+
+# ---------------------------------------------------------------- reading
+
+
+def _require(mapping, key, kind, where):
+    if key not in mapping:
+        raise TraceError(f"{where}missing key '{key}'")
+    value = mapping[key]
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        raise TraceError(f"{where}key '{key}' must be {kind.__name__ if isinstance(kind, type) else kind}, "
+                         f"got {shown(value)}")
+    if kind is str:
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise TraceError(f"{where}key '{key}' is not valid Unicode: {shown(value)}") from None
+    return value
+
+
+def _open_array(directory, entry, what, where, verify):
+    where = f"{where}{what}: "
+    file_name = _require(entry, "file", str, where)
+    dtype = _require(entry, "dtype", str, where)
+    shape = tuple(_require(entry, "shape", list, where))
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in shape):
+        raise TraceError(f"{where}shape {shown(list(shape))} must list integers >= 1")
+    if dtype not in DTYPES:
+        raise TraceError(f"{where}dtype {shown(dtype)} is not one of {', '.join(DTYPES)}")
+    file_path = directory / file_name
+    if Path(file_name).name != file_name or not file_path.is_file():
+        raise TraceError(f"{where}file {shown(file_name)} is missing")
+    if file_path.is_symlink() and file_path.resolve().parent != directory.resolve():
+        raise TraceError(f"{where}file '{file_name}' is a link to outside the trace directory")
+    try:
+        with open(file_path, "rb") as handle:
+            version = np.lib.format.read_magic(handle)
+            read_header = (np.lib.format.read_array_header_1_0 if version == (1, 0)
+                           else np.lib.format.read_array_header_2_0)
+            header = read_header(handle)
+            data_offset = handle.tell()
+    except Exception as exc:  # noqa: BLE001 - numpy's header parser raises whatever its tokenizer does
+        raise TraceError(f"{where}file '{file_name}' is not a valid .npy file "
+                         f"({type(exc).__name__}: {shown(str(exc))})") from None
+    file_shape, fortran, file_dtype = header
+    if file_dtype.byteorder == ">" or (file_dtype.byteorder == "=" and sys.byteorder == "big"):
+        raise TraceError(f"{where}file '{file_name}' is big-endian; traces are little-endian")
+    if tuple(file_shape) != shape or file_dtype.name != dtype or fortran:
+        raise TraceError(f"{where}file '{file_name}' holds {file_dtype.name}{list(file_shape)}, "
+                         f"manifest says {dtype}{list(shape)}")
+    expected_bytes = data_offset + math.prod(shape) * file_dtype.itemsize
+    actual_bytes = file_path.stat().st_size
+    if actual_bytes != expected_bytes:
+        raise TraceError(f"{where}file '{file_name}' is truncated or padded "
+                         f"({actual_bytes} bytes, expected {expected_bytes})")
+    if verify:
+        expected_sha = _require(entry, "sha256", str, where)
+        actual_sha = sha256_of_file(file_path)
+        if actual_sha != expected_sha:
+            raise TraceError(f"{where}checksum mismatch in '{file_name}' "
+                             f"(sha256 {actual_sha[:12]}..., manifest {expected_sha[:12]}...)")
+    return np.load(file_path, mmap_mode="r", allow_pickle=False)
+
+
+def _read_layer(directory, entry, index, verify, trace_where):
+    if not isinstance(entry, dict):
+        raise TraceError(f"{trace_where}layer #{index} is not an object")
+    name = _require(entry, "name", str, f"{trace_where}layer #{index}: ")
+    if not name or len(name) > 200:
+        raise TraceError(f"{trace_where}layer #{index}: name must be 1 to 200 characters")
+    where = f"{trace_where}layer '{name}': "
+    kind = _require(entry, "kind", str, where)
+    if kind not in KINDS:
+        raise TraceError(f"{where}kind {shown(kind)} is not one of {', '.join(KINDS)}")
+    weight = _open_array(directory, _require(entry, "weight", dict, where), "weight", where, verify)
+    acts = _open_array(directory, _require(entry, "activations", dict, where), "activations", where, verify)
+    geometry = {}
+    if kind == "conv2d":
+        for key in ("stride", "padding", "dilation"):
+            geometry[key] = _require(entry, key, list, where)
+        geometry["groups"] = _require(entry, "groups", int, where)
+    try:
+        layer = Layer(name=name, kind=kind, weight=weight, activations=acts, **geometry)
+    except (TypeError, ValueError) as exc:
+        raise TraceError(f"{where}bad geometry ({exc})") from None
+    check_layer_geometry(layer, trace_where)
+    declared = {
+        "input_shape": list(layer.input_shape),
+        "output_shape": list(layer.output_shape),
+    }
+    if kind == "conv2d":
+        declared["kernel"] = list(layer.kernel)
+    for key, derived in declared.items():
+        if _require(entry, key, list, where) != derived:
+            raise TraceError(f"{where}manifest {key} {entry[key]} is inconsistent with the arrays "
+                             f"and geometry, which give {derived}")
+    return layer
+
+
+def load_trace(path: Union[str, Path], verify: bool = True) -> Trace:
+    """Read and validate a trace directory; arrays are memory-mapped.
+
+    verify=False skips the sha256 pass (sizes, shapes and geometry are still checked).
+    """
+    directory = Path(path)
+    where = f"trace {directory}: "
+    manifest_path = directory / MANIFEST
+    if not manifest_path.is_file():
+        raise TraceError(f"{where}no {MANIFEST} (not a trace directory, or an interrupted write)")
+    manifest = load_json(manifest_path, f"{where}{MANIFEST}: ", TraceError)
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise TraceError(f"{where}{MANIFEST} does not declare format '{FORMAT_NAME}'")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise TraceError(f"{where}unknown format_version {shown(version)} (this accelsim reads {FORMAT_VERSION})")
+    entries = _require(manifest, "layers", list, where)
+    if not entries:
+        raise TraceError(f"{where}the manifest lists no layer")
+    layers = [_read_layer(directory, entry, i, verify, where) for i, entry in enumerate(entries)]
+    names = [layer.name for layer in layers]
+    if len(set(names)) != len(names):
+        raise TraceError(f"{where}layer names are not unique: {shown(names)}")
+    samples = _require(manifest, "samples", int, where)
+    for layer in layers:
+        if layer.samples != samples:
+            raise TraceError(f"{where}layer '{layer.name}': {layer.samples} samples, manifest says {samples}")
+    metadata = manifest.get("metadata", {})
+    if not isinstance(metadata, dict):
+        raise TraceError(f"{where}key 'metadata' must be an object")
+    independent = manifest.get("independent_layers", False)
+    if not isinstance(independent, bool):
+        raise TraceError(f"{where}key 'independent_layers' must be true or false")
+    return Trace(
+        layers=layers,
+        **{key: _require(manifest, key, str, where) if key in manifest else default
+           for key, default in (("model", "unknown"), ("variant", "unknown"),
+                                ("dataset", "unknown"), ("source", ""))},
+        metadata=metadata,
+        path=directory,
+        independent_layers=independent,
+    )
