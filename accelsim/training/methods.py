@@ -423,9 +423,9 @@ def train(config: TrainConfig, start_from: Optional[Union[str, Path]] = None,
     sensitivity: dict[str, Any] = {}
     # oneDNN runs these small convs about a quarter faster in channels-last layout on CPU;
     # the model goes back to the default layout so checkpoints and traces hold plain tensors.
-    model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]  # torch accepts it; its stubs do not
+    model.to(memory_format=torch.channels_last)
     method.run(model, data, config, history, sensitivity, tables or {}, progress)
-    model.to(memory_format=torch.contiguous_format)  # type: ignore[call-overload]
+    model.to(memory_format=torch.contiguous_format)
     return TrainResult(model, config, evaluate(model, *data["test"]),
                        evaluate(model, *data["validation"]), history, sensitivity,
                        time.time() - started)
