@@ -11,6 +11,13 @@ ROOT = Path(__file__).resolve().parents[1]
 os.environ["NUMBA_CACHE_DIR"] = str((ROOT / os.environ.get("NUMBA_CACHE_DIR", ".numba_cache"))
                                     .resolve())
 
+# pytest-xdist runs the suite in several worker processes on the same cores: each gets its
+# share for torch's and Numba's threads (and so do the processes it starts), or their
+# OpenMP threads spin waiting for each other (accelsim/core/threads.py).
+if os.environ.get("PYTEST_XDIST_WORKER_COUNT") and "OMP_NUM_THREADS" not in os.environ:
+    _share = max(1, len(os.sched_getaffinity(0)) // int(os.environ["PYTEST_XDIST_WORKER_COUNT"]))
+    os.environ["OMP_NUM_THREADS"] = os.environ["NUMBA_NUM_THREADS"] = str(_share)
+
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
