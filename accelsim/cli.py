@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .core.progress import tqdm_progress
-from .defaults import DEMO_ARCHS, QUICK_SAMPLES, SAMPLES, TOTAL_ROW
+from .defaults import DEMO_ARCHS, QUICK_SAMPLES, QUICK_TEXT, SAMPLES, TOTAL_ROW
 from .errors import AccelsimError
 
 
@@ -511,8 +511,8 @@ accelsim demo --models mlp3,lenet4 --samples 16 --out results/demo-lenet""", cmd
             option("--retrain", action="store_true",
                    help="train again even where OUT/checkpoints holds a checkpoint of the "
                         "same settings (one whose settings changed is retrained anyway)"),
-            option("--quick", action="store_true", help="smoke run: 400 images, one epoch "
-                   f"per phase, {QUICK_SAMPLES} test images per trace"))),
+            option("--quick", action="store_true",
+                   help=f"smoke run: {QUICK_TEXT}, {QUICK_SAMPLES} test images per trace"))),
         Command("compare", "every trace on every machine: one table, a summary and the plots",
                 """
 accelsim compare --arch dense --arch eie \\
@@ -544,8 +544,8 @@ accelsim pareto --model mlp3 --quick --out /tmp/pareto-smoke""", cmd_pareto, (
             arch_option(required=False, default="every bundled config, see accelsim config "
                         "--list"),
             SCHEDULER, WORKERS, samples_option(QUICK_SAMPLES_HELP),
-            option("--quick", action="store_true", help="smoke run: 400 images, one epoch "
-                   f"per phase, each ladder's two ends, {QUICK_SAMPLES} test images per trace"))),
+            option("--quick", action="store_true", help=f"smoke run: {QUICK_TEXT}, each "
+                   f"ladder's two ends, {QUICK_SAMPLES} test images per trace"))),
         Command("validate", "run the machine models on the published reference points and "
                 "print model against published, with the accepted range of each (PASS/FAIL)",
                 """

@@ -9,6 +9,8 @@ QUICK_SAMPLES = 8  # the same with --quick
 # per split and one epoch per phase.
 QUICK_TRAINING = {"limit": 400, "validation": 400, "epochs": 1, "prune_steps": 1,
                   "warmup_epochs": 1}
+QUICK_TEXT = (f"{QUICK_TRAINING['limit']} images per split, {QUICK_TRAINING['epochs']} epoch "
+              "per phase")
 
 DEMO_ARCHS = ("dense", "cnvlutin", "eie", "systolic")  # bundled configs, by name
 

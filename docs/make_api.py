@@ -1,7 +1,8 @@
 """Write docs/api.md from the docstrings of everything in `accelsim.__all__`.
 
     python docs/make_api.py          # rewrite docs/api.md
-    python docs/make_api.py --check  # exit 1 if docs/api.md is not current (CI runs this)
+    python docs/make_api.py --check  # exit 1 if docs/api.md is not current (CI checks it
+                                     # through tests/test_docs.py)
 """
 
 import inspect

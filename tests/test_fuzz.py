@@ -195,8 +195,8 @@ def report_outcomes():
 
 
 @pytest.fixture(scope="module")
-def base(tmp_path_factory, request):
-    """A tiny trace, one config per machine, a sweep, a results table and a checkpoint."""
+def base(tmp_path_factory):
+    """A tiny trace, one config per machine, a results table and a sweep (no torch)."""
     root = tmp_path_factory.mktemp("fuzz-base")
     spec = {"model": "tiny", "layers": [
         {"name": "conv", "kind": "conv2d", "input_shape": [2, 6, 6], "filters": 3, "kernel": 3,
@@ -218,14 +218,19 @@ def base(tmp_path_factory, request):
          "grid": {"eie.pes": [2, 4]}}))
     assert main(["sweep", str(root / "sweep.yaml"), "--out", str(root / "swept.parquet"),
                  "--workers", "1"]) == 0
-    pytest.importorskip("torch")
-    assert main(["pareto", "--model", "mlp3", "--methods", "wp", "--quick", "--samples", "2",
-                 "--arch", str(root / "dense.yaml"), "--workers", "1",
-                 "--out", str(root / "study")]) == 0
-    checkpoint, _ = request.getfixturevalue("dense_checkpoint")
-    for source in (checkpoint, checkpoint.with_name(checkpoint.name + ".json")):
-        shutil.copy(source, root / source.name.replace("mlp3-dense", "model"))
     return root
+
+
+@pytest.fixture(scope="module")
+def trained(base, dense_checkpoint):
+    """base plus a checkpoint (model.pt) and a quick Pareto study (study/): needs torch."""
+    assert main(["pareto", "--model", "mlp3", "--methods", "wp", "--quick", "--samples", "2",
+                 "--arch", str(base / "dense.yaml"), "--workers", "1",
+                 "--out", str(base / "study")]) == 0
+    checkpoint, _ = dense_checkpoint
+    for source in (checkpoint, checkpoint.with_name(checkpoint.name + ".json")):
+        shutil.copy(source, base / source.name.replace("mlp3-dense", "model"))
+    return base
 
 
 @pytest.fixture
@@ -342,9 +347,11 @@ def test_fuzz_sweep_files(base, case_dirs, data):
              case, inputs=[sweep_path])
 
 
+@pytest.mark.training
 @fuzz_settings("checkpoint")
 @given(data=st.data())
-def test_fuzz_checkpoints(base, case_dirs, data):
+def test_fuzz_checkpoints(trained, case_dirs, data):
+    base = trained
     import torch
     case = case_dirs(base, "model.pt")
     path = case / "model.pt"
@@ -403,11 +410,13 @@ def corrupt_table(path, data):
             table.to_parquet(path, index=False)
 
 
+@pytest.mark.training
 @fuzz_settings("resume")
 @given(data=st.data())
-def test_fuzz_resumed_studies(base, case_dirs, data):
+def test_fuzz_resumed_studies(trained, case_dirs, data):
     """A finished sweep's part files, and a pareto study's point rows and checkpoint
     metadata, corrupted; the rerun must resume cleanly or say which file is bad."""
+    base = trained
     command = data.draw(st.sampled_from(["sweep", "pareto"]))
     if command == "sweep":
         case = case_dirs(base, "sweep.yaml", "swept.parquet", "swept.parquet.meta.json",
@@ -439,10 +448,12 @@ def option_values():
                             "local", "threshold", "float16", "int8", "clustered"])
 
 
+@pytest.mark.training  # one of its commands traces a checkpoint
 @fuzz_settings("options")
 @given(data=st.data())
-def test_fuzz_cli_options(base, case_dirs, data):
+def test_fuzz_cli_options(trained, case_dirs, data):
     """Random values for the options of the commands that run in seconds."""
+    base = trained
     case = case_dirs(base, "trace", "dense.yaml", "results.csv", "spec.yaml")
     paths = st.sampled_from([case / "new", case, case / "trace", case / "trace" / "manifest.json",
                              case / "dense.yaml", case / "results.csv", base / "sweep.yaml",

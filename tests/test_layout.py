@@ -23,24 +23,24 @@ def _modules():
     return modules
 
 
-def _nodes(tree, typing_only):
-    """Every node, skipping `if TYPE_CHECKING:` blocks unless typing_only."""
+def _nodes(tree, include_typing):
+    """Every node, skipping `if TYPE_CHECKING:` blocks unless include_typing."""
     for node in ast.iter_child_nodes(tree):
-        if not typing_only and isinstance(node, ast.If) and \
+        if not include_typing and isinstance(node, ast.If) and \
                 getattr(node.test, "id", None) == "TYPE_CHECKING":
             continue
         yield node
-        yield from _nodes(node, typing_only)
+        yield from _nodes(node, include_typing)
 
 
-def _imports(name, path, typing_only=True):
+def _imports(name, path, include_typing=True):
     """The accelsim modules and third-party top-level names `path` imports, at any depth
     (an import inside a function counts too; those for type checkers only with
-    typing_only)."""
+    include_typing)."""
     package = name.split(".") if path.name == "__init__.py" and name != "__init__" else \
         name.split(".")[:-1]
     found = set()
-    for node in _nodes(ast.parse(path.read_text(), str(path)), typing_only):
+    for node in _nodes(ast.parse(path.read_text(), str(path)), include_typing):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -87,7 +87,7 @@ def test_no_import_cycles():
     graph = {}
     for name, path in modules.items():
         edges = set()
-        for target in _imports(name, path, typing_only=False):  # those run
+        for target in _imports(name, path, include_typing=False):  # those run
             inner = target.partition(".")[2] if target.startswith("accelsim.") else None
             while inner and inner not in modules and "." in inner:
                 inner = inner.rpartition(".")[0]

@@ -159,7 +159,7 @@ def plot_results(results_path, out_dir):
 def run_demo(out_dir, archs, models=("mlp3",), samples=SAMPLES, retrain=False, quick=False,
              log=print, progress=None, command=""):
     """Train dense, WP and JP models on MNIST, trace them, simulate every trace on every
-    machine and write the report. `quick`: a smoke run on 400 images, one epoch per phase.
+    machine and write the report. `quick`: a smoke run (defaults.QUICK_TRAINING).
 
     Checkpoints are cached under out_dir/checkpoints, named by a hash of their training
     config and of the checkpoint they start from (`training_key`): a rerun reuses them

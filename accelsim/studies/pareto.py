@@ -24,8 +24,7 @@ The ladders, mild to aggressive (`budget` is the knob each method is swept along
   JP's MACs fall with its winner rates and weight densities together, and the two
   tolerances set both. static-act (fixed per-layer thresholds calibrated to the same
   winner rates) takes the same ladder, so the two compare setting for setting.
-`quick` (tests, smoke runs): 400 images per split, one epoch per phase, each ladder's
-two ends.
+`quick` (tests, smoke runs): defaults.QUICK_TRAINING, each ladder's two ends.
 
 Resumable, like `accelsim sweep`: each point's checkpoint and result row are files
 named by a hash of their inputs, not by path: the full training config and the dense
@@ -245,7 +244,8 @@ def run_pareto(model: str, methods: Sequence[str], out: Union[str, Path],
     untrained = [job for job in todo if not job.checkpoint.exists()]
     if untrained:
         # Every point starts from the same dense model: one sensitivity analysis serves all.
-        tables = sensitivity_tables(dense_config, dense_checkpoint, progress)
+        with worker_threads(cores_given()):
+            tables = sensitivity_tables(dense_config, dense_checkpoint, progress)
         for job in untrained:
             job.tables = tables
     run_jobs(todo, run_point, lambda job, row: write_part(pd.DataFrame([row]), job.row),

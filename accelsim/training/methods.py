@@ -360,8 +360,8 @@ class Method:
     epochs: int        # default epochs (TrainConfig.epochs), unless the model sets its own
 
 
-# To add a method: write its run function above and register it here; the CLI, the demo
-# and `accelsim pareto` (given a ladder in pareto.LADDERS) pick it up by name.
+# To add a method: write its run function above and register it here; the CLI and
+# `accelsim pareto` (given a ladder in pareto.LADDERS) pick it up by name.
 METHODS = {
     "dense": Method(_train_dense, prunes=False, epochs=12),
     "wp": Method(_train_wp, prunes=True, epochs=12),

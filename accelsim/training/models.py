@@ -166,7 +166,7 @@ class ZooModel:
     build: Callable
     input_shape: tuple               # one sample
     dataset: str
-    # Epochs where this model's defaults differ from the method's own (training.METHODS):
+    # Epochs where this model's defaults differ from the method's own (methods.METHODS):
     # what it needs to reach its accuracy, not more, so that a Pareto ladder stays affordable.
     epochs: dict = dataclasses.field(default_factory=dict)
 

@@ -1,7 +1,7 @@
 """dcnn: SCNN's comparably provisioned dense twin (Parashar et al., ISCA 2017, "DCNN").
 
 PT-IS-DP-dense: the same planar tiling and output ownership as scnn.py
-(PlanarTiling, output_owner), 64 PEs of 16
+(planar_tiling.py), 64 PEs of 16
 multipliers (1,024 in all), every MAC executed. A PE computes each of its
 outputs as dot products of `multipliers` operands per cycle over the
 C_g x R x S window, so an output of one filter costs ceil(C_g*R*S / 16)

@@ -1,5 +1,5 @@
 """The planar tiling SCNN and DCNN share: PEs laid out over the input plane, one tile each,
-and which PE owns each output (see scnn.py for the choices)."""
+and which PE owns each output (scnn.py's docstring states the choices)."""
 
 from dataclasses import dataclass
 

@@ -62,8 +62,6 @@ from .base import Machine
 from .counts import LayerCounts, bank_accesses, ceil_div, group_slices
 from .planar_tiling import PlanarTiling, output_owner, tile_bounds
 
-ENTRY_BITS_INDEX = 4
-
 
 @dataclass(frozen=True)
 class ScnnParams(PlanarTiling):
