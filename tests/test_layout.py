@@ -55,6 +55,15 @@ def _imports(name, path, include_typing=True):
     return found
 
 
+def _module_of(target, modules):
+    """The accelsim module an imported name lives in (None outside accelsim, or for the top
+    package itself): `accelsim.sim.config.load_arch` -> `sim.config`."""
+    inner = target.partition(".")[2] if target.startswith("accelsim.") else None
+    while inner and inner not in modules and "." in inner:  # `from pkg.mod import name`
+        inner = inner.rpartition(".")[0]
+    return inner if inner in modules else None
+
+
 def _layer(module):
     return LAYERS[module.split(".")[0]]
 
@@ -64,12 +73,9 @@ def test_no_import_goes_up_the_pipeline():
     upward = []
     for name, path in modules.items():
         for target in _imports(name, path):
-            parts = target.split(".")
-            if parts[0] != "accelsim" or len(parts) == 1:
+            inner = _module_of(target, modules)
+            if inner is None:
                 continue
-            inner = ".".join(parts[1:])
-            while inner not in modules and "." in inner:  # `from pkg.mod import name`
-                inner = inner.rpartition(".")[0]
             if _layer(inner) > _layer(name) or (
                     _layer(inner) == _layer(name) and inner.split(".")[0] != name.split(".")[0]):
                 upward.append(f"{name} imports {inner}")
@@ -88,10 +94,8 @@ def test_no_import_cycles():
     for name, path in modules.items():
         edges = set()
         for target in _imports(name, path, include_typing=False):  # those run
-            inner = target.partition(".")[2] if target.startswith("accelsim.") else None
-            while inner and inner not in modules and "." in inner:
-                inner = inner.rpartition(".")[0]
-            if inner in modules and inner != name and not name.startswith(inner + "."):
+            inner = _module_of(target, modules)
+            if inner is not None and inner != name and not name.startswith(inner + "."):
                 edges.add(inner)  # a module importing its own package's __init__ is not a cycle
         graph[name] = edges
     state, cycles = {}, []

@@ -231,23 +231,23 @@ def run_pareto(model: str, methods: Sequence[str], out: Union[str, Path],
 
     dense_config, points = point_configs(model, methods, quick)
     dense_checkpoint = out / "checkpoints" / f"{_stem('dense', None, dense_config, None)}.pt"
-    if not dense_checkpoint.exists():  # first, here, with every core: each point starts from it
-        with worker_threads(cores_given()):
+    # The dense model and its sensitivity analysis, which every point starts from, are
+    # computed here first, with every core.
+    with worker_threads(cores_given()):
+        if not dense_checkpoint.exists():
             save_checkpoint(train(dense_config, progress=progress), dense_checkpoint)
-    dense_hash = sha256_of_file(dense_checkpoint)
-    row_inputs = {"samples": samples, "archs": [config.to_dict() for config in configs]}
-    jobs = [_job(out, "dense", None, dense_config, None, None, archs,
-                 {**row_inputs, "dense_sha256": dense_hash})]
-    jobs += [_job(out, method, budget, config, dense_checkpoint, dense_hash, archs, row_inputs)
-             for method, budget, config in points]
-    todo = [job for job in jobs if not job.row.exists()]
-    untrained = [job for job in todo if not job.checkpoint.exists()]
-    if untrained:
-        # Every point starts from the same dense model: one sensitivity analysis serves all.
-        with worker_threads(cores_given()):
+        dense_hash = sha256_of_file(dense_checkpoint)
+        row_inputs = {"samples": samples, "archs": [config.to_dict() for config in configs]}
+        jobs = [_job(out, "dense", None, dense_config, None, None, archs,
+                     {**row_inputs, "dense_sha256": dense_hash})]
+        jobs += [_job(out, method, budget, config, dense_checkpoint, dense_hash, archs,
+                      row_inputs) for method, budget, config in points]
+        todo = [job for job in jobs if not job.row.exists()]
+        untrained = [job for job in todo if not job.checkpoint.exists()]
+        if untrained:  # one sensitivity analysis serves every point
             tables = sensitivity_tables(dense_config, dense_checkpoint, progress)
-        for job in untrained:
-            job.tables = tables
+            for job in untrained:
+                job.tables = tables
     run_jobs(todo, run_point, lambda job, row: write_part(pd.DataFrame([row]), job.row),
              scheduler=scheduler, workers=workers, progress=progress,
              description=f"pareto ({len(jobs) - len(todo)} of {len(jobs)} points reused)",
