@@ -43,11 +43,13 @@ SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Healt
 
 @SETTINGS
 @given(layers, st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
-       st.sampled_from([1, 3, 4, 8, 32, 39, 62, 63, 64]), st.integers(0, 3), st.integers(1, 4))
-def test_scnn_kernel_matches_reference(layer, pe_rows, pe_cols, f, i, banks, kc, index_bits):
+       st.sampled_from([1, 3, 4, 8, 32, 39, 62, 63, 64]), st.integers(0, 3), st.integers(1, 4),
+       st.integers(1, 5), st.integers(1, 8))
+def test_scnn_kernel_matches_reference(layer, pe_rows, pe_cols, f, i, banks, kc, index_bits,
+                                       queue, fifo):
     arch = with_params("scnn", pe_rows=pe_rows, pe_cols=pe_cols, weights_per_vector=f,
                        activations_per_vector=i, accumulator_banks=banks, kc=kc,
-                       index_bits=index_bits)
+                       index_bits=index_bits, bank_queue=queue, weight_fifo_entries=fifo)
     fast, slow = counts("scnn", arch, layer), counts("scnn", arch, layer, reference=True)
     assert fast == slow
     assert fast.ops_executed >= fast.macs_effective  # products on no output are still computed
@@ -124,6 +126,84 @@ def test_scnn_bank_conflict_by_hand():
     assert result.cycles_compute == 8
 
 
+def crossbar_closed_form(steps, banks, queue):
+    """The kernel's closed form of the crossbar (scnn_group_cycles), on a list of steps."""
+    done, t = [0] * banks, 0
+    for step in steps:
+        latest = t
+        for bank in step:
+            done[bank] = max(done[bank], t) + 1
+            latest = max(latest, done[bank])
+        t = max(t, latest - queue) + 1
+    return max([t, *done])
+
+
+def test_crossbar_by_hand():
+    from accelsim.sim.machines.scnn_kernels import scnn_crossbar_reference
+    # Two steps of 4 products to bank 0, then one product to bank 1, queues of 2. Cycle 0:
+    # step 1 latched, 2 products queue, bank 0 takes one; cycles 1-2: one more enters each
+    # cycle; the latch is empty after cycle 2. Step 2 issues at cycle 3; bank 0 still holds
+    # 1, so its queue has room for 1 then 1 a cycle: its last product enters at cycle 6.
+    # Step 3 issues at cycle 7 to the idle bank 1. Bank 0 drains its 8th product at cycle 7:
+    # 8 cycles, 3 of them issuing.
+    steps = [[0] * 4, [0] * 4, [1]]
+    assert scnn_crossbar_reference(steps, banks=2, queue=2) == 8
+    # With queues of 8 the array runs ahead: 3 issue cycles, bank 0 busy for 8.
+    assert scnn_crossbar_reference(steps, banks=2, queue=8) == 8
+    assert scnn_crossbar_reference([[0] * 4, [1], [1]], banks=2, queue=4) == 4
+    # Without queues (1 entry) a step costs its busiest bank: 4 + 4 + 1.
+    assert scnn_crossbar_reference([[0] * 4, [0] * 4, [1], [0, 1]], banks=2, queue=1) == 10
+    # An empty step (every product off the plane) still takes its issue cycle.
+    assert scnn_crossbar_reference([[], [], [0]], banks=1, queue=1) == 3
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(0, 7), max_size=16), max_size=12), st.integers(1, 6))
+def test_crossbar_closed_form_equals_cycle_by_cycle(steps, queue):
+    from accelsim.sim.machines.scnn_kernels import scnn_crossbar_reference
+    assert crossbar_closed_form(steps, 8, queue) == scnn_crossbar_reference(steps, 8, queue)
+    # One entry per queue is the lock-step crossbar: each step costs its busiest bank.
+    lock_step = sum(max([step.count(b) for b in set(step)], default=1) for step in steps)
+    assert crossbar_closed_form(steps, 8, 1) == lock_step
+
+
+def test_scnn_full_queue_by_hand():
+    # One PE, one 1x1 filter, a 1 x 8 row of non-zero inputs, 4 banks: bank = (k + 4 * ...)
+    # mod 4 = 0 for every product. Two steps of 4 products to bank 0; queues of 2: the first
+    # step's products enter by cycle 2, the second issues at 3 and enters by cycle 6, bank 0
+    # takes its 8th product at cycle 7: 8 cycles, 2 steps, 6 of them stalled.
+    layer = one_channel(1, 8, np.ones((1, 1, 1, 1)))
+    arch = with_params("scnn", pe_rows=1, pe_cols=1, accumulator_banks=4, bank_queue=2)
+    result = counts("scnn", arch, layer)
+    assert (result.cycles_compute, result.macs_effective) == (8, 8)
+    assert result.figures["contention_stall_fraction"] == 6 / 8
+    assert result.figures["multiplier_utilization"] == 8 / (16 * 8)
+    assert result.figures["barrier_idle_fraction"] == 0.0
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.integers(0, 2**31), st.floats(0.2, 1.0), st.floats(0.2, 1.0),
+       st.sampled_from([1, 3]), st.integers(8, 16))
+def test_contention_small_at_2fi_banks_and_falls_as_banks_grow(seed, wd, ad, kernel, size):
+    # Banks 16 -> 128 double each time: products that share a bank at 2A share it at A, so
+    # no bank's queue can fill sooner (Kc held fixed: it would otherwise grow with A).
+    layer = random_conv_layer(np.random.default_rng(seed), samples=1, channels=8, size=size,
+                              filters=32, kernel=kernel, padding=kernel // 2,
+                              weight_density=wd, act_density=ad)
+    stalls = []
+    for banks in (16, 32, 64, 128):
+        arch = with_params("scnn", pe_rows=2, pe_cols=2, accumulator_banks=banks, kc=16)
+        result = counts("scnn", arch, layer)
+        stalls.append(result.figures["contention_stall_fraction"])
+    assert stalls == sorted(stalls, reverse=True)
+    # At A = 2 F I with queues of 4: small (a median of 0.2 % on 300 such layers, the worst
+    # 8 %, where a group's last queue drain is a large share of a tiny layer) and never more
+    # than the lock-step crossbar's (queues of 1; median 40 %).
+    lock_step = counts("scnn", with_params("scnn", pe_rows=2, pe_cols=2, kc=16, bank_queue=1),
+                       layer).figures["contention_stall_fraction"]
+    assert stalls[1] < 0.15 and stalls[1] <= lock_step
+
+
 def test_scnn_halo_by_hand():
     # Two PEs stacked (input rows 0-1 and 2-3), a 3x3 filter whose only weight is the top
     # middle tap: input row y feeds output row y + 1. PE 0's row 1 feeds output row 2, which
@@ -178,3 +258,70 @@ def test_scnn_beats_dcnn_when_sparse_and_loses_when_dense():
     for layer, faster in ((dense, "dcnn"), (sparse, "scnn")):
         cycles = {m: counts(m, ARCH[m], layer).cycles_compute for m in ARCH}
         assert min(cycles, key=cycles.get) == faster
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.floats(0.05, 1.0), st.sampled_from([1, 3, 5]),
+       st.integers(1, 3), st.integers(2, 12), st.integers(1, 4))
+def test_kc_is_the_largest_that_fits_accumulators_and_weight_fifo(seed, wd, kernel, stride,
+                                                                   fifo, vec_f):
+    from accelsim.sim.machines.scnn import _fifo_vectors, choose_kc
+    from accelsim.sim.machines.scnn_kernels import weight_streams
+    layer = random_conv_layer(np.random.default_rng(seed), samples=1, channels=3, size=12,
+                              filters=24, kernel=kernel, stride=stride, padding=kernel // 2,
+                              weight_density=wd, act_density=1.0)
+    params = dataclasses.replace(ARCH["scnn"].params, weight_fifo_entries=fifo,
+                                 weights_per_vector=vec_f, accumulator_entries=4)
+    rows = cols = np.array([[0, 3]])  # a 3 x 3 window: the accumulators allow 32 * 4 // 9 = 14
+    mask = layer.weight_nonzero
+
+    def fits(kc):
+        streams = weight_streams(mask, kc, params.index_bits, layer.stride, layer.padding,
+                                 layer.dilation)
+        return _fifo_vectors(streams, vec_f) <= fifo
+
+    kc, _ = choose_kc(params, mask, layer.kernel, layer.stride, layer.padding, layer.dilation,
+                   rows, cols)
+    assert 1 <= kc <= 14
+    assert kc == 1 or fits(kc)
+    assert not any(fits(larger) for larger in range(kc + 1, 15))
+
+
+def small_buffers(**params):
+    arch = load_arch(ROOT / "arch_configs" / "scnn.yaml",
+                     {f"memory.buffers.{name}.{key}": value for name in ("iaram", "oaram")
+                      for key, value in (("bank_kb", 0.25), ("read_pj", 1.0), ("write_pj", 1.0),
+                                         ("leakage_mw", 0.0))})
+    return dataclasses.replace(arch, params=dataclasses.replace(arch.params, **params))
+
+
+def test_temporal_tiles_by_hand():
+    # One PE: 256 B of IARAM and of OARAM, 2048 bits, 102 entries of 20 bits. Eight 3x3
+    # filters over a dense 1 x 24 x 24 plane. Kept whole, a row of outputs is 8 x 24 = 192
+    # entries: nothing fits, one row per tile (the overflow is not modelled). If the next
+    # layer takes a quarter of them (2 x 2 pooling), a row leaves 48 entries: 2 rows per tile
+    # (96 <= 102), whose inputs, 4 rows of 24 = 96 entries, fit too. 24 rows: 12 tiles.
+    from accelsim.sim.machines.scnn import temporal_tiles
+    layer = random_conv_layer(np.random.default_rng(0), samples=1, channels=1, size=24,
+                              filters=8, kernel=3, padding=1, weight_density=1.0, act_density=1.0)
+    arch = small_buffers(pe_rows=1, pe_cols=1)
+    plane = np.asarray(layer.activations[0]) != 0
+    assert temporal_tiles(layer, plane, arch, 8 * 24 * 24) == [(r, r + 1) for r in range(24)]
+    assert temporal_tiles(layer, plane, arch, 8 * 12 * 12) == [(r, r + 2) for r in range(0, 24, 2)]
+    eff = int(effective_macs(layer)[0])
+    result = MACHINES["scnn"].layer_counts(layer, 0, arch, eff, output_nonzeros=8 * 12 * 12)
+    assert result.figures["temporal_tiles"] == 12 and result.activations_via_dram
+    assert result.output_footprint == {"oaram": 8 * 12 * 12 * 20 // 8}
+    # Tiles share two input rows each (11 boundaries x 2 rows x 24 inputs, 20 bits each).
+    assert result.input_halo_bytes == 11 * 2 * 24 * 20 // 8
+    untiled = counts("scnn", ARCH["scnn"], layer)
+    assert untiled.figures["temporal_tiles"] == 1 and not untiled.activations_via_dram
+    assert result.macs_effective == untiled.macs_effective
+
+
+@SETTINGS
+@given(layers, st.integers(1, 2), st.integers(1, 2), st.integers(1, 3))
+def test_temporally_tiled_kernel_matches_reference(layer, pe_rows, pe_cols, queue):
+    arch = small_buffers(pe_rows=pe_rows, pe_cols=pe_cols, bank_queue=queue)
+    fast, slow = counts("scnn", arch, layer), counts("scnn", arch, layer, reference=True)
+    assert fast == slow  # both also placed exactly macs_effective products (layer_counts checks)

@@ -94,13 +94,13 @@ def test_spatial_pattern_clusters_in_the_plane_not_across_channels():
     assert along_plane > 0.6 and abs(across_channels - 0.5) < 0.05
 
 
-@pytest.mark.parametrize("preset,count", [("alexnet-scnn", 5), ("googlenet-inception", 12),
-                                          ("vgg16-scnn", 13), ("density-sweep", 10)])
+@pytest.mark.parametrize("preset,count", [("alexnet-scnn", 5), ("googlenet-inception", 54),
+                                          ("vgg16-scnn", 13)])
 def test_scnn_paper_presets_have_figure_1_densities(preset, count):
     spec = preset_spec(preset)
     trace = synthetic_trace(spec, seed=0)
     assert len(trace.layers) == count
-    assert trace.independent_layers == (preset in ("googlenet-inception", "density-sweep"))
+    assert not trace.independent_layers
     for layer, layer_spec in zip(trace.layers, spec.layers):
         assert abs(np.count_nonzero(layer.weight) / layer.weight.size
                    - layer_spec.weight_density) < 0.005
@@ -109,3 +109,21 @@ def test_scnn_paper_presets_have_figure_1_densities(preset, count):
     if preset == "googlenet-inception":
         (layer,) = [l for l in trace.layers if l.name == "5b/5x5"]
         assert layer.weight.shape == (128, 48, 5, 5) and layer.output_shape == (128, 7, 7)
+        # The paper's sweep workload: 1.1 billion multiplies (SCNN paper, Table 1).
+        assert abs(sum(l.weight.size * np.prod(l.output_shape[1:]) for l in trace.layers)
+                   - 1.104e9) < 1e6
+
+
+def test_density_sweep_is_the_inception_layers_at_each_density():
+    spec = preset_spec("density-sweep")
+    assert len(spec.layers) == 10 * 54
+    by_density = {}
+    for layer in spec.layers:
+        assert layer.weight_density == layer.activation_density
+        by_density.setdefault(layer.name.split("/")[0], []).append(layer)
+    assert sorted(by_density) == [f"d{0.1 * step:.1f}" for step in range(1, 11)]
+    geometry = {(l.name, tuple(l.input_shape), l.filters, l.kernel)
+                for l in preset_spec("googlenet-inception").layers}
+    for layers in by_density.values():
+        assert {(l.name.split("/", 1)[1], tuple(l.input_shape), l.filters, l.kernel)
+                for l in layers} == geometry

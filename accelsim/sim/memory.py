@@ -15,7 +15,10 @@ Allocation (plan_network), a modelling choice the papers leave open, stated here
   DRAM: the previous layer writes it there and this layer reads it back. The
   first layer reads its input from DRAM and the last writes its output there.
   Pooling and the like happen on chip, so what crosses DRAM is the next
-  layer's input, in the machine's storage format (with its metadata).
+  layer's input, in the machine's storage format (with its metadata). A
+  layer the machine tiles temporally (LayerCounts.activations_via_dram)
+  reads its input from DRAM, with its tiles' shared rows again, and writes
+  its output there.
 
 Timing (run_memory_system): one inference is a sequence of transfers in
 program order on one DMA channel. A read chunk (layer, bytes, compute
@@ -96,7 +99,8 @@ def plan_network(layer_counts, arch):
             resident.append(fits)
 
     from_dram = [
-        index == 0 or not all(
+        index == 0 or counts.activations_via_dram
+        or layer_counts[index - 1].activations_via_dram or not all(
             counts.input_footprint.get(b, 0) + counts.output_footprint.get(b, 0)
             <= total_capacity(arch, b)
             for b in {*counts.input_footprint, *counts.output_footprint})
@@ -126,7 +130,7 @@ def layer_chunks(counts, plan):
             chunks.append([tile_bytes // pieces + (i < tile_bytes % pieces),
                            tile_cycles // pieces + (i < tile_cycles % pieces)])
     if plan.input_from_dram and chunks:
-        chunks[0][0] += sum(counts.input_footprint.values())
+        chunks[0][0] += sum(counts.input_footprint.values()) + counts.input_halo_bytes
     return [tuple(c) for c in chunks]
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 from ..core.progress import no_progress
 from ..defaults import TOTAL_ROW
 from ..errors import AccelsimError
-from ..workload.macs import LayerMacs, layer_macs
+from ..workload.macs import LayerMacs, layer_macs, nonzero_activations
 from ..workload.trace import Layer, Trace, load_trace
 from .config import ArchConfig, load_arch
 from .energy import EnergyModel
@@ -77,10 +77,16 @@ def count_layers(arch, trace, reference=False, progress=None):
     threshold = machine.activation_threshold(arch)
     progress = progress or no_progress
     counted = []
-    for layer in progress(trace.layers, f"{arch.name} {trace.model}/{trace.variant}"):
+    for index, layer in enumerate(progress(trace.layers, f"{arch.name} {trace.model}/{trace.variant}")):
         macs = layer_macs(layer, threshold)
-        counts = tuple(machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]), reference)
-                       for s in range(layer.samples))
+        # In a network, what the layer's output becomes: the next layer's input.
+        following = (trace.layers[index + 1]
+                     if index + 1 < len(trace.layers) and not trace.independent_layers else None)
+        counts = tuple(machine.layer_counts(
+            layer, s, arch, int(macs.macs_effective[s]), reference,
+            None if following is None else int(np.count_nonzero(
+                nonzero_activations(np.asarray(following.activations[s]), threshold))))
+            for s in range(layer.samples))
         counted.append(CountedLayer(layer, macs, counts))
     return counted
 
@@ -137,6 +143,7 @@ def _layer_row(cost):
         "energy_pj": sum(cost.energy_pj.values()),
     }
     row.update({f"energy_{component}_pj": pj for component, pj in cost.energy_pj.items()})
+    row.update(counts.figures)
     return row
 
 
@@ -147,10 +154,11 @@ def figure_columns(table):
         c for c in table.columns if c.startswith("energy_") and c not in COLUMNS]
 
 
-def _check_figures(table, arch):
+def _check_figures(table, arch, figure_names):
     """No figure may come out NaN, infinite or negative: that would be a config at the edge of
     the arithmetic (an overflow), never a result."""
     columns = ADDITIVE + sorted({c for c in table if c.startswith("energy_")} - set(ADDITIVE))
+    columns += figure_names
     numeric = table[columns].astype(float)
     # An energy component may be absent (NaN) on a layer that never uses it; nothing else.
     missing = numeric.isna().to_numpy() & ~numeric.columns.str.endswith("_pj")[None, :]
@@ -172,7 +180,7 @@ def _with_ratios(table):
     return table
 
 
-def _total_row(layers):
+def _total_row(layers, figures):
     total = layers.iloc[0].copy()
     energy_columns = [c for c in layers.columns if c.startswith("energy_")]
     for column in ADDITIVE + energy_columns:
@@ -183,8 +191,10 @@ def _total_row(layers):
     for column in ("weight_density", "activation_density"):
         total[column] = (layers[column] * layers["macs_dense"]).sum() / layers["macs_dense"].sum()
     weights = layers["cycles_compute"]
-    total["lane_utilization"] = (
-        (layers["lane_utilization"] * weights).sum() / weights.sum() if weights.sum() else 0.0)
+    for column in ["lane_utilization"] + [c for c, kind in figures if kind == "fraction"]:
+        total[column] = (layers[column] * weights).sum() / weights.sum() if weights.sum() else 0.0
+    for column in [c for c, kind in figures if kind != "fraction"]:
+        total[column] = 0
     total["weights_on_chip"] = bool(layers["weights_on_chip"].all())
     total["input_from_dram"] = bool(layers["input_from_dram"].any())
     return total
@@ -194,28 +204,31 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
     """The results table from the counting and memory steps: energy priced, one row per
     layer (per sample with per_sample=True) and a TOTAL row, ratios and integer counts."""
     energy = EnergyModel(arch)
+    figures = MACHINES[arch.machine].figures
+    figure_names = [column for column, _ in figures]
     run = {"model": trace.model, "variant": trace.variant, "arch": arch.name,
            "machine": arch.machine, "samples": trace.samples}
     rows = [dict(run, **_layer_row(_layer_cost(layer, sample, layer_memory, arch, energy)))
             for sample, sample_memory in enumerate(memory)
             for layer, layer_memory in zip(counted, sample_memory)]
     table = pd.DataFrame(rows)
-    _check_figures(table, arch)
+    _check_figures(table, arch, figure_names)
     # A component a layer's actions never touch costs nothing there.
     table = table.fillna({c: 0.0 for c in table.columns if c.startswith("energy_")})
     energy_columns = sorted(c for c in table.columns if c.startswith("energy_") and c != "energy_pj")
     if per_sample:
-        parts = [pd.concat([group, _total_row(group).to_frame().T], ignore_index=True)
+        parts = [pd.concat([group, _total_row(group, figures).to_frame().T], ignore_index=True)
                  for _, group in table.groupby("sample", sort=True)]
         table = pd.concat(parts, ignore_index=True)
         columns = COLUMNS[:7] + ["sample"] + COLUMNS[7:]
     else:
-        numeric = ADDITIVE + energy_columns + ["lane_utilization", "activation_density"]
+        numeric = (ADDITIVE + energy_columns + figure_names
+                   + ["lane_utilization", "activation_density"])
         means = table.groupby("layer", sort=False)[numeric].mean()
         first = table.drop_duplicates("layer").set_index("layer")
         first[numeric] = means
         first = first.reset_index()
-        table = pd.concat([first, _total_row(first).to_frame().T], ignore_index=True)
+        table = pd.concat([first, _total_row(first, figures).to_frame().T], ignore_index=True)
         columns = list(COLUMNS)
     table = _with_ratios(table)
     for column in ("samples", "mac_units"):
@@ -225,7 +238,7 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
         values = table[column].astype(float)
         if (values == values.round()).all():
             table[column] = values.astype(np.int64)
-    return table[columns + ["mac_units"] + energy_columns].infer_objects()
+    return table[columns + ["mac_units"] + figure_names + energy_columns].infer_objects()
 
 
 def simulate(arch, trace, per_sample=False, reference=False, progress=None):

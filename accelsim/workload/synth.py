@@ -12,6 +12,7 @@ feature maps. Every array is
 drawn from its own seeded stream: the same seed gives the same bytes.
 """
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -279,21 +280,25 @@ def _alexnet(variant):
 
 # SCNN paper, Figure 1: per-layer (input activation density, weight density).
 SCNN_ALEXNET = [(1.00, 0.85), (0.94, 0.38), (0.53, 0.35), (0.39, 0.37), (0.43, 0.37)]
-# GoogLeNet inception modules: name, [C, H, W], K, kernel, (IA, W) density.
-GOOGLENET_INCEPTION = [
-    ("3a/pool_proj", [192, 28, 28], 32, 1, (0.96, 0.46)),
-    ("3a/1x1", [192, 28, 28], 64, 1, (0.71, 0.38)),
-    ("3a/3x3_reduce", [192, 28, 28], 96, 1, (0.71, 0.41)),
-    ("3a/3x3", [96, 28, 28], 128, 3, (0.66, 0.45)),
-    ("3a/5x5_reduce", [192, 28, 28], 16, 1, (0.71, 0.36)),
-    ("3a/5x5", [16, 28, 28], 32, 5, (0.77, 0.34)),
-    ("5b/pool_proj", [832, 7, 7], 128, 1, (0.57, 0.31)),
-    ("5b/1x1", [832, 7, 7], 384, 1, (0.31, 0.32)),
-    ("5b/3x3_reduce", [832, 7, 7], 192, 1, (0.31, 0.33)),
-    ("5b/3x3", [192, 7, 7], 384, 3, (0.30, 0.37)),
-    ("5b/5x5_reduce", [832, 7, 7], 48, 1, (0.31, 0.33)),
-    ("5b/5x5", [48, 7, 7], 128, 5, (0.46, 0.35)),
+# GoogLeNet's nine inception modules (Szegedy et al., CVPR 2015, Table 1): name, input
+# [C, H, W], and the filters of #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj.
+INCEPTION_MODULES = [
+    ("3a", [192, 28, 28], (64, 96, 128, 16, 32, 32)),
+    ("3b", [256, 28, 28], (128, 128, 192, 32, 96, 64)),
+    ("4a", [480, 14, 14], (192, 96, 208, 16, 48, 64)),
+    ("4b", [512, 14, 14], (160, 112, 224, 24, 64, 64)),
+    ("4c", [512, 14, 14], (128, 128, 256, 24, 64, 64)),
+    ("4d", [512, 14, 14], (112, 144, 288, 32, 64, 64)),
+    ("4e", [528, 14, 14], (256, 160, 320, 32, 128, 128)),
+    ("5a", [832, 7, 7], (256, 160, 320, 32, 128, 128)),
+    ("5b", [832, 7, 7], (384, 192, 384, 48, 128, 128)),
 ]
+INCEPTION_BRANCHES = ("1x1", "3x3_reduce", "3x3", "5x5_reduce", "5x5", "pool_proj")
+# SCNN paper, Figure 1: (IA, W) density per branch, for modules 3a and 5b only.
+INCEPTION_DENSITIES = {
+    "3a": ((0.71, 0.38), (0.71, 0.41), (0.66, 0.45), (0.71, 0.36), (0.77, 0.34), (0.96, 0.46)),
+    "5b": ((0.31, 0.32), (0.31, 0.33), (0.30, 0.37), (0.31, 0.33), (0.46, 0.35), (0.57, 0.31)),
+}
 # VGG-16 conv1_1..conv5_3 (3x3, padding 1): name, [C, H, W], K.
 VGG16_CONV = [("conv1_1", [3, 224, 224], 64), ("conv1_2", [64, 224, 224], 64),
               ("conv2_1", [64, 112, 112], 128), ("conv2_2", [128, 112, 112], 128),
@@ -314,13 +319,38 @@ def _scnn_alexnet():
                        layers=tuple(layers))
 
 
+def inception_conv_specs(densities=None):
+    """LayerSpecs of GoogLeNet's 54 inception conv layers, in module order. `densities`:
+    (weight, activation) for every layer; by default Figure 1's for 3a and 5b, and for the
+    seven modules between them, which Figure 1 does not show, each branch's densities
+    interpolated linearly in module depth between its 3a and 5b values (an assumption)."""
+    layers = []
+    for depth, (module, (channels, height, width), filters) in enumerate(INCEPTION_MODULES):
+        reduce_3x3, reduce_5x5 = filters[1], filters[3]
+        # Each branch's input: the module's input, or its own reduce layer's output.
+        inputs = (channels, channels, reduce_3x3, channels, reduce_5x5, channels)
+        for branch, (name, k, c) in enumerate(zip(INCEPTION_BRANCHES, filters, inputs)):
+            kernel = 5 if name == "5x5" else 3 if name == "3x3" else 1
+            if densities is None:
+                share = depth / (len(INCEPTION_MODULES) - 1)
+                (ad0, wd0), (ad1, wd1) = (INCEPTION_DENSITIES[m][branch] for m in ("3a", "5b"))
+                weight, act = (round(a + share * (b - a), 4) for a, b in ((wd0, wd1), (ad0, ad1)))
+            else:
+                weight, act = densities
+            layers.append(LayerSpec(name=f"{module}/{name}", kind="conv2d",
+                                    input_shape=[c, height, width], filters=k, kernel=kernel,
+                                    padding=kernel // 2, weight_density=weight,
+                                    activation_density=act))
+    return layers
+
+
 def _googlenet_inception():
-    layers = [LayerSpec(name=name, kind="conv2d", input_shape=shape, filters=k, kernel=r,
-                        padding=r // 2, weight_density=wd, activation_density=ad)
-              for name, shape, k, r, (ad, wd) in GOOGLENET_INCEPTION]
+    # Not independent layers: the modules form a network whose activations stay on chip
+    # where the buffers hold them (SCNN paper, section 5), like any other network here.
     return NetworkSpec(model="googlenet", variant="scnn-paper", dataset="imagenet (synthetic)",
-                       description="GoogLeNet inception 3a and 5b; densities: SCNN paper "
-                                   "Figure 1", layers=tuple(layers), independent_layers=True)
+                       description="GoogLeNet's 54 inception conv layers (3a-5b); densities: "
+                                   "SCNN paper Figure 1 for 3a and 5b, interpolated between",
+                       layers=tuple(inception_conv_specs()))
 
 
 def _vgg16_scnn():
@@ -333,13 +363,15 @@ def _vgg16_scnn():
 
 
 def _density_sweep():
-    layers = [LayerSpec(name=f"d{density:.1f}", kind="conv2d", input_shape=[96, 28, 28],
-                        filters=128, kernel=3, padding=1, weight_density=density,
-                        activation_density=density) for density in DENSITY_SWEEP]
+    # The points run back to back as one network; compare the PE arrays' cycles
+    # (cycles_compute), as the paper's sweep does.
+    layers = [dataclasses.replace(spec, name=f"d{density:.1f}/{spec.name}")
+              for density in DENSITY_SWEEP
+              for spec in inception_conv_specs((density, density))]
     return NetworkSpec(model="density-sweep", variant="synthetic", dataset="synthetic",
-                       description="GoogLeNet 3a/3x3 geometry; weight and activation density "
-                                   "swept together 0.1-1.0", layers=tuple(layers),
-                       independent_layers=True)
+                       description="GoogLeNet's 54 inception conv layers at weight and "
+                                   "activation density 0.1-1.0 (SCNN paper, Figure 8); layers "
+                                   "d<density>/<module>/<branch>", layers=tuple(layers))
 
 
 PRESETS = {

@@ -10,8 +10,15 @@ takes the sum over groups of its slowest PE (edge tiles hold fewer outputs).
 FC layers: each PE takes ceil(out / 64) outputs at the same rate.
 
 Choices the paper leaves open, stated: the mapping above (the paper names the
-dataflow, not its loop order); input halos are read from neighbours at no
-cycle cost; with `zero_gating` (DCNN-opt) a MAC with a zero operand costs no
+dataflow, not its loop order). In particular, the dot product reduces over
+the whole C_g x R x S window, flattened, so a layer with few input channels
+still fills the 16 multipliers: at C = 3, VGG's conv1_1 (3 x 3 x 3 = 27
+products) takes 2 cycles per output and filter (84 % of the multipliers
+busy) and AlexNet's conv1 (363) takes 23 (99 %). A reduction over C alone,
+one tap at a time, would take 9 and 121 cycles there (4.5x and 5.3x
+slower) and change nothing where C is a multiple of 16. This is an open
+assumption, not fitted to any figure. Input halos are read from neighbours
+at no cycle cost; with `zero_gating` (DCNN-opt) a MAC with a zero operand costs no
 energy; DCNN-opt's compression of activations on DRAM transfers is not
 modelled (activations move dense).
 """
@@ -82,7 +89,7 @@ def dcnn_cycles_reference(layer, pe_rows, pe_cols, multipliers):
     return total
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False):
+def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
     p, bits = arch.params, arch.arithmetic
     pes = p.pes
     count = dcnn_cycles_reference if reference else dcnn_cycles

@@ -3,27 +3,49 @@
 PT-IS-CP-sparse. The input plane (H x W, unpadded) is cut into pe_rows x
 pe_cols tiles of ceil(H / pe_rows) x ceil(W / pe_cols), one per PE, each with
 all C channels; weights are broadcast. Output channels go in groups of Kc;
-for each group and each input channel, a PE streams the group's non-zero
-weights (the Kc x R x S block, vectors of F) against its tile's non-zero
-activations (vectors of I) and computes all F x I products of each pair of
-vectors (a Cartesian-product step). Each product's output coordinate follows
-from the operands'; products that fall off the output plane (at its edges)
-are computed and dropped. The others go through the crossbar to one of
-A accumulator banks; a step takes as many cycles as the most products sent
-to one bank (at least one). All PEs meet at a barrier after each group.
-Compressed streams carry a 4-bit zero-run index per entry; a run of more
-than 15 zeros needs a placeholder entry, which takes a vector slot (a
-multiplier does nothing with it). FC layers run at a quarter of peak: each
-PE completes fc_products_per_cycle (4, a quarter of F x I = 16) useful
-products per cycle, the work spread evenly over the PEs (placeholders and
-imbalance not counted there).
+for each group and each input channel, a PE holds each vector of its tile's
+non-zero activations (vectors of I) while the group's non-zero weights (the
+Kc x R x S block, vectors of F) stream past it from the weight FIFO
+(input-stationary, the paper's loop nest), and computes all F x I products of
+each pair of vectors (a Cartesian-product step, one per cycle). Each
+product's output coordinate follows from the operands'; products that fall
+off the output plane (at its edges) are computed and dropped. The others go
+through an arbitrated crossbar (the paper's Figure 6) into one of A
+accumulator banks, each behind a queue of `bank_queue` entries: a bank
+accumulates one product per cycle from its queue, and the multiplier array
+issues its next step only when every product of the last one has found room
+in its bank's queue (scnn_kernels.scnn_crossbar_reference steps this cycle by
+cycle). All PEs meet at a barrier after each group. Compressed streams carry
+a 4-bit zero-run index per entry; a run of more than 15 zeros needs a
+placeholder entry, which takes a vector slot (a multiplier does nothing with
+it). FC layers run at a quarter of peak: each PE completes
+fc_products_per_cycle (4, a quarter of F x I = 16) useful products per
+cycle, the work spread evenly over the PEs (placeholders and imbalance not
+counted there).
+
+Per layer, besides cycles (the paper's Figure 10 splits utilisation in two):
+multiplier_utilization, multiplications over F x I x the cycles PEs work
+(barrier waits excluded); barrier_idle_fraction, the share of PE-cycles spent
+waiting for the slowest PE or the halo exchange; contention_stall_fraction,
+the share of working cycles the multiplier array waits on a full bank queue
+(or a queue draining at a group's end); and kc, the group size used.
 
 Choices the paper leaves open, stated:
+- Arbitration: a bank's queue takes every product the crossbar sends it in a
+  cycle while it has room (a crossbar with one queue per output, as in an
+  output-queued switch); products that find no room wait in the multiplier
+  array's output latch, which holds one step. bank_queue = 1 is the
+  lock-step crossbar: a step costs its busiest bank's product count.
 - A PE's accumulators cover the outputs it owns and every output its
   inputs' products can reach (its halo), along each axis.
-- Kc (config scnn.kc = 0): the largest Kc for which the widest such window
-  fits one accumulator buffer (A banks x accumulator_entries), at most K_g;
-  the paper's example uses Kc = 8; a fixed value can be set.
+- Kc (config scnn.kc = 0): the largest Kc, at most K_g, for which the widest
+  such window fits one accumulator buffer (A banks x accumulator_entries)
+  and, since the held activation vector sees the whole block go by, every
+  compressed Kc x R x S block of one channel and phase class (placeholders
+  included) fits the weight FIFO (weight_fifo_entries vectors of F). If a
+  single filter's block overflows the FIFO, Kc = 1 and the overflow's
+  re-reads are not charged. The paper's example uses Kc = 8; a fixed value
+  can be set.
 - Order inside a compressed Kc x R x S block: tap by tap, the Kc filters of
   a tap together (k fastest), so the products of one step share an output
   only when Kc < F or a sparse vector spans taps (the paper's loop nest puts
@@ -71,6 +93,10 @@ class ScnnParams(PlanarTiling):
     accumulator_banks: int = spec(32, doc="A: accumulator banks behind the crossbar", minimum=1)
     accumulator_entries: int = spec(32, doc="entries per bank in one of the two buffers",
                                     minimum=1)
+    bank_queue: int = spec(4, doc="products each accumulator bank's queue holds; 1: lock-step",
+                           minimum=1)
+    weight_fifo_entries: int = spec(50, doc="vectors of F weights the weight FIFO holds (bounds "
+                                    "Kc)", minimum=1)
     kc: int = spec(0, doc="output channels per group; 0: the largest that fits the accumulators",
                    minimum=0)
     index_bits: int = spec(4, doc="bits of the zero-run index; longer runs need a placeholder",
@@ -96,102 +122,195 @@ def accumulator_windows(owner, out_extent, in_extent, pes, kernel, stride, paddi
     return windows
 
 
-def choose_kc(params, filters, rows, cols):
-    """Output channels per group: the largest whose accumulator window (every PE's, widest
-    along each axis) fits one accumulator buffer."""
+def _fifo_vectors(streams, vec_f):
+    """Most vectors of F any one stream (group, channel, class) takes."""
+    return int((-(-np.diff(streams[0]) // vec_f)).max(initial=0))
+
+
+def choose_kc(params, w_mask, kernel, stride, padding, dilation, rows, cols):
+    """(Kc, its weight streams or None): output channels per group (the rule in the module
+    docstring), the largest Kc whose accumulator window (every PE's, widest along each axis)
+    fits one accumulator buffer and whose compressed blocks fit the weight FIFO."""
+    from . import scnn_kernels as kernels
+    filters, channels = w_mask.shape[:2]
     if params.kc:
-        return min(params.kc, filters)
+        return min(params.kc, filters), None
     area = max(1, int(np.diff(rows).max()) * int(np.diff(cols).max()))
     room = params.accumulator_banks * params.accumulator_entries
-    return int(min(filters, max(1, room // area)))
+    largest = int(min(filters, max(1, room // area)))
+    # Non-zeros per (filter, channel, class): a block can only fit if its non-zeros do, a
+    # cheap test that skips most candidates before the exact one counts placeholders.
+    tap_class = kernels.tap_classes(kernel, stride, padding, dilation).reshape(-1)
+    nonzeros = np.stack([w_mask.reshape(filters, channels, -1)[:, :, tap_class == cls].sum(2)
+                         for cls in range(stride[0] * stride[1])], axis=2)
+    capacity = params.weight_fifo_entries
+    for kc in range(largest, 1, -1):
+        padded = np.pad(nonzeros, ((0, -filters % kc), (0, 0), (0, 0)))
+        block_nonzeros = padded.reshape(-1, kc, *padded.shape[1:]).sum(1).max()
+        if block_nonzeros > capacity * params.weights_per_vector:
+            continue
+        streams = kernels.weight_streams(w_mask, kc, params.index_bits, stride, padding, dilation)
+        if _fifo_vectors(streams, params.weights_per_vector) <= capacity:
+            return kc, streams
+    return 1, None
 
 
-def _conv_counts(layer, nonzero, arch, reference):
+def _plane_counts(layer, nonzero, out_h, padding, arch, reference, totals):
+    """Add to `totals` one pass over an input plane `nonzero` (C x H x W) that makes output
+    rows [0, out_h) with top and left `padding`: a whole layer, or one temporal tile."""
     from . import scnn_kernels as kernels  # imported on first use: configs load without Numba
     p = arch.params
     pes = p.pes
-    _, out_h, out_w = layer.output_shape
+    out_w = layer.output_shape[2]
     height, width = nonzero.shape[1:]
     kernel, stride = layer.kernel, layer.stride
-    totals = dict(cycles=0, mults=0, valid=0, steps=0, halo=0, weight_entries=0, act_entries=0)
     owner_row = output_owner(out_h, stride[0], height, p.pe_rows)
     owner_col = output_owner(out_w, stride[1], width, p.pe_cols)
     acc_rows = accumulator_windows(owner_row, out_h, height, p.pe_rows, kernel[0], stride[0],
-                                   layer.padding[0], layer.dilation[0])
+                                   padding[0], layer.dilation[0])
     acc_cols = accumulator_windows(owner_col, out_w, width, p.pe_cols, kernel[1], stride[1],
-                                   layer.padding[1], layer.dilation[1])
+                                   padding[1], layer.dilation[1])
     for filter_slice, channel_slice in group_slices(layer):
         w_mask = layer.weight_nonzero[filter_slice]
         a_mask = nonzero[channel_slice]
         filters, channels = w_mask.shape[:2]
-        kc = choose_kc(p, filters, acc_rows, acc_cols)
+        kc, streams = choose_kc(p, w_mask, kernel, stride, padding, layer.dilation, acc_rows,
+                                acc_cols)
+        totals["kc"] = min(totals["kc"], kc) if totals["kc"] else kc
         groups = ceil_div(filters, kc)
         # The reference builds its streams one by one, the kernel path all at once.
         build_w, build_a = ((kernels.weight_streams_reference, kernels.activation_streams_reference)
                             if reference else (kernels.weight_streams, kernels.activation_streams))
-        w_starts, w_entries, classes = build_w(w_mask, kc, p.index_bits, stride, layer.padding,
-                                               layer.dilation)
+        if reference or streams is None:
+            streams = build_w(w_mask, kc, p.index_bits, stride, padding, layer.dilation)
+        w_starts, w_entries, classes = streams
         a_starts, a_entries = build_a(a_mask, p.pe_rows, p.pe_cols, p.index_bits, stride)
         shape = dict(channels=channels, classes=classes, groups=groups, kc=kc, filters=filters)
         if reference:
-            cycles, mults, valid, halo = kernels.scnn_group_cycles_reference(
+            cycles, steps, mults, valid, halo = kernels.scnn_group_cycles_reference(
                 w_starts, w_entries, a_starts, a_entries, *shape.values(), kernel, width,
-                (out_h, out_w), stride, layer.padding, layer.dilation, owner_row, owner_col,
+                (out_h, out_w), stride, padding, layer.dilation, owner_row, owner_col,
                 p.pe_cols, acc_rows[:, 0], acc_cols[:, 0], p.weights_per_vector,
-                p.activations_per_vector, p.accumulator_banks)
+                p.activations_per_vector, p.accumulator_banks, p.bank_queue)
         else:
             # Decode the entries once. Inside a phase class (inputs y with y % stride == -dy %
             # stride), (y + dy) / stride = y // stride + (dy + -dy % stride) / stride exactly, so
             # the kernel adds quotients and never divides.
             taps = kernel[0] * kernel[1]
             w_k = np.where(w_entries < 0, -1, w_entries // taps)
-            dy = layer.padding[0] - (w_entries // kernel[1]) % kernel[0] * layer.dilation[0]
-            dx = layer.padding[1] - w_entries % kernel[1] * layer.dilation[1]
+            dy = padding[0] - (w_entries // kernel[1]) % kernel[0] * layer.dilation[0]
+            dx = padding[1] - w_entries % kernel[1] * layer.dilation[1]
             w_dy = (dy + -dy % stride[0]) // stride[0]
             w_dx = (dx + -dx % stride[1]) // stride[1]
-            cycles, mults, valid, halo = kernels.scnn_group_cycles(
+            cycles, steps, mults, valid, halo = kernels.scnn_group_cycles(
                 w_starts, w_k, w_dy, w_dx, a_starts,
                 np.where(a_entries < 0, -1, a_entries // width // stride[0]),
                 a_entries % width // stride[1], *shape.values(), out_h, out_w,
                 kernels.owned_ranges(owner_row, p.pe_rows),
                 kernels.owned_ranges(owner_col, p.pe_cols), acc_rows, acc_cols,
-                p.weights_per_vector, p.activations_per_vector, p.accumulator_banks)
+                p.weights_per_vector, p.activations_per_vector, p.accumulator_banks,
+                p.bank_queue)
         exchange = [ceil_div(int(h), p.accumulator_banks) for h in halo.max(axis=1)]
         previous = 0
         for g in range(groups):
             totals["cycles"] += max(int(cycles[g].max()), previous)
             previous = exchange[g]
         totals["cycles"] += previous
+        totals["working"] += int(cycles.sum())
+        totals["steps"] += int(steps.sum())
+        # Activation vectors read from the IARAM: each is held while a block streams past.
+        w_len = np.diff(w_starts).reshape(groups, channels * classes)
+        a_len = np.diff(a_starts).reshape(pes, channels * classes)
+        totals["act_vectors"] += int(np.einsum("gc,pc->", w_len > 0,
+                                               -(-a_len // p.activations_per_vector)))
         totals["mults"] += int(mults.sum())
         totals["valid"] += int(valid.sum())
         totals["halo"] += int(halo.sum())
-        # Steps: vector pairs per (group, channel, PE), for operand reads.
-        w_len = np.diff(w_starts).reshape(groups, channels * classes)
-        a_len = np.diff(a_starts).reshape(pes, channels * classes)
-        w_vectors = -(-w_len // p.weights_per_vector)
-        a_vectors = -(-a_len // p.activations_per_vector)
-        totals["steps"] += int(np.einsum("gc,pc->", w_vectors, a_vectors))
         totals["weight_entries"] += len(w_entries)
         totals["act_entries"] += len(a_entries)
+
+
+def _input_rows(layer, first, last, height):
+    """[top, bottom) input rows that output rows [first, last) read (empty for rows that
+    only read padding)."""
+    stride, pad = layer.stride[0], layer.padding[0]
+    top = min(height, max(0, first * stride - pad))
+    bottom = min(height, (last - 1) * stride - pad + (layer.kernel[0] - 1) * layer.dilation[0] + 1)
+    return top, max(top, bottom)
+
+
+def temporal_tiles(layer, nonzero, arch, output_entries):
+    """[(first, last + 1) output rows] per temporal tile (section 4.4): the fewest equal bands
+    of output rows whose inputs, halo rows included, fit all PEs' IARAMs and whose share of
+    the `output_entries` the layer leaves in OARAM fits their OARAMs. Inputs count their
+    non-zeros with indices (placeholders, rare at these densities, left out). Each tile's
+    outputs go to DRAM and come back as the next layer's input. If one output row per tile
+    still overflows, that overflow is not modelled."""
+    p, bits = arch.params, arch.arithmetic
+    entry_bits = bits.activation_bits + p.index_bits
+    buffers = arch.memory.buffers
+    iaram = buffers["iaram"].capacity_bytes * arch.buffer_instances("iaram") * 8
+    oaram = buffers["oaram"].capacity_bytes * arch.buffer_instances("oaram") * 8
+    out_h = layer.output_shape[1]
+    height = nonzero.shape[1]
+    rows_before = np.concatenate([[0], np.cumsum(nonzero.sum(axis=(0, 2)))])
+    for tiles in range(1, out_h + 1):
+        size = ceil_div(out_h, tiles)
+        bands = [(first, min(first + size, out_h)) for first in range(0, out_h, size)]
+        inputs = [np.subtract(*rows_before[list(_input_rows(layer, first, last, height))[::-1]])
+                  for first, last in bands]
+        if all(ceil_div(output_entries * (last - first), out_h) * entry_bits <= oaram
+               and needed * entry_bits <= iaram for (first, last), needed in zip(bands, inputs)):
+            return bands
+    return [(row, row + 1) for row in range(out_h)]
+
+
+def _conv_counts(layer, nonzero, arch, reference, output_entries):
+    totals = dict(cycles=0, mults=0, valid=0, steps=0, halo=0, weight_entries=0, act_entries=0,
+                  working=0, kc=0, act_vectors=0)
+    bands = temporal_tiles(layer, nonzero, arch, output_entries)
+    if len(bands) == 1:
+        _plane_counts(layer, nonzero, layer.output_shape[1], layer.padding, arch, reference,
+                      totals)
+        totals.update(temporal_tiles=1, halo_entries=0)
+        return totals
+    fetched = 0
+    for first, last in bands:
+        top, bottom = _input_rows(layer, first, last, nonzero.shape[1])
+        if top == bottom:
+            continue  # outputs that read only padding: no products
+        # The tile's own top padding is what the plane's leaves above its first input row.
+        _plane_counts(layer, nonzero[:, top:bottom], last - first,
+                      (top - (first * layer.stride[0] - layer.padding[0]), layer.padding[1]),
+                      arch, reference, totals)
+        fetched += int(np.count_nonzero(nonzero[:, top:bottom]))
+    # Input rows two tiles share are fetched from DRAM once per tile.
+    halo = fetched - int(np.count_nonzero(nonzero))
+    totals.update(temporal_tiles=len(bands), halo_entries=halo,
+                  act_entries=totals["act_entries"] - halo)
     return totals
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False):
+def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
     p, bits = arch.params, arch.arithmetic
     pes = p.pes
     entry_bits = bits.activation_bits + p.index_bits
     acts = np.asarray(layer.activations[sample])
     outputs = int(np.prod(layer.output_shape))
+    # What the OARAM holds: the compressed next input in a network, else every output.
+    output_entries = outputs if output_nonzeros is None else output_nonzeros
     if layer.kind == "linear":
         cycles = ceil_div(macs_effective, pes * p.fc_products_per_cycle)
         stored_weights = int(np.count_nonzero(layer.weight_nonzero))
         live = int(np.count_nonzero(nonzero_activations(acts, p.activation_threshold)))
-        totals = dict(cycles=cycles, mults=macs_effective, valid=macs_effective,
-                      steps=ceil_div(macs_effective, p.fc_products_per_cycle), halo=0,
-                      weight_entries=stored_weights, act_entries=live)
+        steps = ceil_div(macs_effective, p.fc_products_per_cycle)
+        totals = dict(cycles=cycles, mults=macs_effective, valid=macs_effective, steps=steps,
+                      working=pes * cycles, halo=0, weight_entries=stored_weights,
+                      act_entries=live, kc=0, act_vectors=steps, temporal_tiles=1,
+                      halo_entries=0)
     else:
         nonzero = nonzero_activations(acts, p.activation_threshold)
-        totals = _conv_counts(layer, nonzero, arch, reference)
+        totals = _conv_counts(layer, nonzero, arch, reference, output_entries)
     if totals["valid"] != macs_effective:
         raise AssertionError(f"layer {layer.name}: SCNN placed {totals['valid']} products, "
                              f"the exact count is {macs_effective}")
@@ -201,7 +320,7 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
         "mac": totals["mults"], "mac_gated": 0,
         "read:weight_fifo": bank_accesses(arch, "weight_fifo", totals["steps"],
                                           vector_bits["weight_fifo"]),
-        "read:iaram": bank_accesses(arch, "iaram", totals["steps"], vector_bits["iaram"]),
+        "read:iaram": bank_accesses(arch, "iaram", totals["act_vectors"], vector_bits["iaram"]),
         # Each product placed is a read-modify-write of its accumulator; a halo partial sum is
         # read to be sent and read-modify-written at the neighbour; every output is read once
         # to be drained to the OARAM.
@@ -214,21 +333,31 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
                                      p.activations_per_vector * entry_bits),
     }
     weight_bytes = ceil_div(totals["weight_entries"] * (bits.weight_bits + p.index_bits), 8)
-    cycles = totals["cycles"]
+    cycles, working = totals["cycles"], totals["working"]
+    products = p.weights_per_vector * p.activations_per_vector
     return LayerCounts(
         cycles_compute=cycles,
-        cycles_ideal=ceil_div(macs_effective, pes * p.weights_per_vector * p.activations_per_vector),
+        cycles_ideal=ceil_div(macs_effective, pes * products),
         ops_executed=totals["mults"],
         macs_effective=macs_effective,
-        mac_units=pes * p.weights_per_vector * p.activations_per_vector,
+        mac_units=pes * products,
         actions=actions,
         tiles=[(weight_bytes, cycles)],
-        lane_utilization=(totals["mults"] / (pes * p.weights_per_vector
-                                             * p.activations_per_vector * cycles)
-                          if cycles else 0.0),
+        lane_utilization=totals["mults"] / (pes * products * cycles) if cycles else 0.0,
         weight_footprint={"weight_fifo": weight_bytes},
         input_footprint={"iaram": ceil_div(totals["act_entries"] * entry_bits, 8)},
-        output_footprint={"oaram": ceil_div(outputs * entry_bits, 8)},
+        output_footprint={"oaram": ceil_div(output_entries * entry_bits, 8)},
+        activations_via_dram=totals["temporal_tiles"] > 1,
+        input_halo_bytes=ceil_div(totals["halo_entries"] * entry_bits, 8),
+        figures={
+            "multiplier_utilization": totals["mults"] / (products * working) if working else 0.0,
+            "barrier_idle_fraction": 1 - working / (pes * cycles) if cycles else 0.0,
+            # FC layers: the quarter-rate pipeline, no crossbar contention counted.
+            "contention_stall_fraction": ((working - totals["steps"]) / working
+                                          if working and layer.kind != "linear" else 0.0),
+            "kc": totals["kc"],
+            "temporal_tiles": totals["temporal_tiles"],
+        },
     )
 
 
@@ -236,6 +365,11 @@ MACHINE = Machine(
     name="scnn", params=ScnnParams, layer_counts=layer_counts,
     buffers=("weight_fifo", "iaram", "oaram", "accumulators"),
     activation_threshold=lambda arch: arch.params.activation_threshold,
-    efficiency=(("lane_utilization", "SCNN multiplier slots used (products / F x I x cycles)"),),
+    efficiency=(("lane_utilization", "SCNN multiplier slots used (products / F x I x cycles)"),
+                ("multiplier_utilization", "SCNN multiplier utilization, barrier waits excluded"),
+                ("barrier_idle_fraction", "SCNN PE-cycles idle at the barrier")),
+    figures=(("multiplier_utilization", "fraction"), ("barrier_idle_fraction", "fraction"),
+             ("contention_stall_fraction", "fraction"), ("kc", "per layer"),
+             ("temporal_tiles", "per layer")),
     description="PT-IS-CP-sparse: Cartesian products of non-zero weights and activations "
                 "(Parashar et al., ISCA 2017)")

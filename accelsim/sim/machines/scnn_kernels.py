@@ -163,11 +163,61 @@ def owned_ranges(owner, pes):
                      np.searchsorted(owner, ranks, "right")], axis=1).astype(np.int64)
 
 
+@numba.njit(cache=True)
+def weight_vectors(w_starts, w_k, w_dy, w_dx, vec_f, vec_i, banks, window_h, window_w):
+    """The weight streams cut into vectors of F once, for every PE: per stream its first
+    vector; per vector its first real (non-placeholder) weight, the box its (dy, dx) span
+    (dy_lo, dy_hi, dx_lo, dx_hi) and the bank set of its weights' slot terms (-1 when two
+    share a bank, or when banks do not fit a bit set); per real weight its slot term
+    k + F * (dx + I * dy) and accumulator term (k * window_h + dy) * window_w + dx, which a
+    PE offsets by its window's origin."""
+    rows = w_starts.shape[0] - 1
+    v_starts = np.zeros(rows + 1, np.int64)
+    for row in range(rows):
+        v_starts[row + 1] = v_starts[row] + (w_starts[row + 1] - w_starts[row] + vec_f - 1) // vec_f
+    vectors = v_starts[rows]
+    v_real = np.zeros(vectors + 1, np.int64)
+    v_box = np.empty((vectors, 4), np.int64)
+    v_banks = np.full(vectors, -1, np.int64)
+    real = 0
+    for wi in range(w_k.shape[0]):
+        real += w_k[wi] >= 0
+    r_term, r_acc = np.empty(real, np.int64), np.empty(real, np.int64)
+    r_dy, r_dx = np.empty(real, np.int64), np.empty(real, np.int64)
+    use_masks = banks <= 62
+    n_real = 0
+    for row in range(rows):
+        for v in range(v_starts[row], v_starts[row + 1]):
+            first = w_starts[row] + (v - v_starts[row]) * vec_f
+            v_real[v] = n_real
+            big = 1 << 40
+            dy_lo = dx_lo = big
+            dy_hi = dx_hi = -big
+            bank_set = 0 if use_masks else -1
+            for wi in range(first, min(first + vec_f, w_starts[row + 1])):
+                if w_k[wi] >= 0:
+                    k, dy, dx = w_k[wi], w_dy[wi], w_dx[wi]
+                    r_dy[n_real], r_dx[n_real] = dy, dx
+                    r_term[n_real] = k + vec_f * (dx + vec_i * dy)
+                    r_acc[n_real] = (k * window_h + dy) * window_w + dx
+                    if bank_set >= 0:
+                        bit = 1 << (r_term[n_real] % banks)
+                        bank_set = -1 if bank_set & bit else bank_set | bit
+                    n_real += 1
+                    dy_lo, dy_hi = min(dy_lo, dy), max(dy_hi, dy)
+                    dx_lo, dx_hi = min(dx_lo, dx), max(dx_hi, dx)
+            v_box[v, 0], v_box[v, 1], v_box[v, 2], v_box[v, 3] = dy_lo, dy_hi, dx_lo, dx_hi
+            v_banks[v] = bank_set
+    v_real[vectors] = n_real
+    return v_starts, v_real, v_box, v_banks, r_term, r_acc, r_dy, r_dx
+
+
 @numba.njit(parallel=True, cache=True)
 def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, classes, groups,
                       kc, filters, out_h, out_w, own_rows, own_cols, acc_rows, acc_cols, vec_f,
-                      vec_i, banks):
-    """Per (group, PE): cycles, multiplications, products on an output, distinct halo outputs.
+                      vec_i, banks, queue):
+    """Per (group, PE): cycles, steps, multiplications, products on an output, distinct halo
+    outputs.
 
     Coordinates come divided by the stride: a_y/a_x are an activation's input row and column
     // stride (-1 for a placeholder), w_dy/w_dx a weight's (padding - tap * dilation + the
@@ -178,132 +228,151 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
     output its products reach). A product's bank is (k + F * (column - first window column +
     I * (row - first window row))) mod banks.
 
-    Both the bank slot and the accumulator index of a product are a weight's term plus an
-    activation's term, so each operand's term is computed once per vector, not per product.
-    A step whose products all land on the plane, from weights in distinct banks (most steps),
-    is priced with bit sets; the others product by product. Both give the same count.
+    The crossbar in closed form (scnn_crossbar_reference steps it cycle by cycle): a bank
+    accumulates one product per cycle, back to back while it has any, so it is described by
+    the cycle it falls idle, `done`. A step issued at cycle t adds its products to their banks
+    (done = max(done, t) + products); they wait in the step's latch until each fits its
+    bank's queue, which happens at cycle done - queue for the bank that finishes last, and
+    the next step issues the cycle after that (or after t, if everything fitted at once).
+    A step issued while every bank is idle, whose products all land on the plane in distinct
+    banks (most steps), leaves every bank idle again by the next cycle: it is priced with bit
+    sets, without touching `done`. Both the bank slot and the accumulator index of a product
+    are a weight's term plus an activation's term, so each is computed once per operand.
     """
     pe_cols = own_cols.shape[0]
     pes = (a_starts.shape[0] - 1) // (channels * classes)
     cycles = np.zeros((groups, pes), np.int64)
+    steps = np.zeros((groups, pes), np.int64)
     mults = np.zeros((groups, pes), np.int64)
     valid = np.zeros((groups, pes), np.int64)
     halo = np.zeros((groups, pes), np.int64)
-    longest = 0  # the longest activation stream, for the per-job scratch arrays
-    for row in range(a_starts.shape[0] - 1):
-        longest = max(longest, a_starts[row + 1] - a_starts[row])
-    for job in numba.prange(groups * pes):
-        g, pe = job // pes, job % pes
+    # Every PE's accumulators indexed in one (Kc, window_h, window_w) frame.
+    window_h = window_w = 1
+    for r in range(acc_rows.shape[0]):
+        window_h = max(window_h, acc_rows[r, 1] - acc_rows[r, 0])
+    for c in range(acc_cols.shape[0]):
+        window_w = max(window_w, acc_cols[c, 1] - acc_cols[c, 0])
+    v_starts, v_real, v_box, v_banks, r_term, r_acc, r_dy, r_dx = weight_vectors(
+        w_starts, w_k, w_dy, w_dx, vec_f, vec_i, banks, window_h, window_w)
+    # A power-of-two bank count selects by mask; a general one by remainder.
+    bank_mask = banks - 1 if banks & (banks - 1) == 0 else -1
+    use_masks = banks <= 62
+    ring = (1 << banks) - 1 if use_masks else 0
+    for pe in numba.prange(pes):
         pr, pc = pe // pe_cols, pe % pe_cols
         row0, col0 = acc_rows[pr, 0], acc_cols[pc, 0]
         acc_h, acc_w = acc_rows[pr, 1] - row0, acc_cols[pc, 1] - col0
         own_r0, own_r1 = own_rows[pr, 0], own_rows[pr, 1]
         own_c0, own_c1 = own_cols[pc, 0], own_cols[pc, 1]
-        k_here = min(kc, filters - g * kc)
-        touched = np.zeros(k_here * acc_h * acc_w, np.bool_)  # accumulators written
-        # Banks fit one int64 bit set (below the sign bit): steps whose products all land on
-        # the plane are priced with bit operations.
-        use_masks = banks <= 62 and vec_i <= 15
-        ring = (1 << banks) - 1 if use_masks else 0
-        # Per bank, (the last step that used it) << 32 | (its products in that step).
-        bank_mark = np.full(banks, -1 << 32, np.int64)
-        step_id = 0
-        # A power-of-two bank count selects by mask; a general one by remainder.
-        bank_mask = banks - 1 if banks & (banks - 1) == 0 else -1
-        n_cycles = n_mults = n_valid = 0  # locals: no shared writes in the loop
-        # The real (non-placeholder) operands of the current weight vector, and the real
-        # activations of the current stream with where each of its vectors starts.
-        wdy, wdx = np.empty(vec_f, np.int64), np.empty(vec_f, np.int64)
-        w_slot, w_acc = np.empty(vec_f, np.int64), np.empty(vec_f, np.int64)
-        ay, ax = np.empty(longest, np.int64), np.empty(longest, np.int64)
-        a_slot, a_acc = np.empty(longest, np.int64), np.empty(longest, np.int64)
-        a_bank = np.empty(longest, np.int64)  # a_slot mod banks: no division in the step loop
-        vec_start = np.empty(longest // vec_i + 2, np.int64)
-        box = np.empty((longest // vec_i + 1, 4), np.int64)  # per vector: y_lo, y_hi, x_lo, x_hi
-        for c in range(channels):
-            for cls in range(classes):
-                w_row = (g * channels + c) * classes + cls
-                a_row = (pe * channels + c) * classes + cls
-                ws, we = w_starts[w_row], w_starts[w_row + 1]
-                a0, a1 = a_starts[a_row], a_starts[a_row + 1]
-                if ws == we or a0 == a1:
+        # The PE's activation streams (every channel and class) decoded once for all groups:
+        # the real activations, offset into the PE's window, and per vector where it starts
+        # among them and the box its coordinates span; per stream its first vector.
+        row_first = pe * channels * classes
+        e0, e1 = a_starts[row_first], a_starts[row_first + channels * classes]
+        ay, ax = np.empty(e1 - e0, np.int64), np.empty(e1 - e0, np.int64)
+        a_slot, a_acc = np.empty(e1 - e0, np.int64), np.empty(e1 - e0, np.int64)
+        a_bank = np.empty(e1 - e0, np.int64)  # a_slot mod banks, for the bit sets
+        row_vectors = np.empty(channels * classes + 1, np.int64)
+        a_start = np.empty((e1 - e0) + channels * classes + 1, np.int64)
+        a_box = np.empty(((e1 - e0) + channels * classes, 4), np.int64)
+        origin = vec_f * (col0 + vec_i * row0)
+        n_avec = n_real = 0
+        for local in range(channels * classes):
+            row_vectors[local] = n_avec
+            a0, a1 = a_starts[row_first + local], a_starts[row_first + local + 1]
+            for av in range(a0, a1, vec_i):
+                a_start[n_avec] = n_real
+                y_lo = x_lo = out_h + out_w
+                y_hi = x_hi = -1
+                for ai in range(av, min(av + vec_i, a1)):
+                    if a_y[ai] >= 0:
+                        y, x = a_y[ai], a_x[ai]
+                        ay[n_real], ax[n_real] = y, x
+                        a_slot[n_real] = vec_f * (x + vec_i * y) - origin
+                        a_bank[n_real] = a_slot[n_real] % banks
+                        a_acc[n_real] = (y - row0) * window_w + x - col0
+                        n_real += 1
+                        y_lo, y_hi = min(y_lo, y), max(y_hi, y)
+                        x_lo, x_hi = min(x_lo, x), max(x_hi, x)
+                a_box[n_avec, 0], a_box[n_avec, 1] = y_lo, y_hi
+                a_box[n_avec, 2], a_box[n_avec, 3] = x_lo, x_hi
+                n_avec += 1
+        row_vectors[channels * classes] = n_avec
+        a_start[n_avec] = n_real
+        for g in range(groups):
+            k_here = min(kc, filters - g * kc)
+            touched = np.zeros(k_here * window_h * window_w, np.bool_)  # accumulators written
+            done = np.zeros(banks, np.int64)  # per bank, the cycle it falls idle
+            t = 0  # the cycle the next step issues
+            horizon = 0  # no bank is busy from this cycle on
+            n_steps = n_mults = n_valid = 0  # locals: no shared writes in the loop
+            for local in range(channels * classes):
+                w_row = g * channels * classes + local
+                if w_starts[w_row] == w_starts[w_row + 1]:
                     continue
-                n_vectors = 0
-                n_real = 0
-                for av in range(a0, a1, vec_i):
-                    vec_start[n_vectors] = n_real
-                    y_lo = x_lo = out_h + out_w
-                    y_hi = x_hi = -1
-                    for ai in range(av, min(av + vec_i, a1)):
-                        if a_y[ai] >= 0:
-                            y, x = a_y[ai], a_x[ai]
-                            ay[n_real], ax[n_real] = y, x
-                            a_slot[n_real] = vec_f * (x + vec_i * y)
-                            a_bank[n_real] = a_slot[n_real] % banks
-                            a_acc[n_real] = y * acc_w + x
-                            n_real += 1
-                            y_lo, y_hi = min(y_lo, y), max(y_hi, y)
-                            x_lo, x_hi = min(x_lo, x), max(x_hi, x)
-                    box[n_vectors, 0], box[n_vectors, 1] = y_lo, y_hi
-                    box[n_vectors, 2], box[n_vectors, 3] = x_lo, x_hi
-                    n_vectors += 1
-                vec_start[n_vectors] = n_real
-                for wv in range(ws, we, vec_f):
-                    nw = 0
-                    w_banks = 0  # bit b: a weight of the vector maps to bank b (at offset 0)
-                    distinct = use_masks
-                    dy_lo = dx_lo = out_h + out_w
-                    dy_hi = dx_hi = -(out_h + out_w)
-                    for wi in range(wv, min(wv + vec_f, we)):
-                        if w_k[wi] >= 0:
-                            k, dy, dx = w_k[wi], w_dy[wi], w_dx[wi]
-                            wdy[nw], wdx[nw] = dy, dx
-                            w_slot[nw] = k + vec_f * (dx - col0 + vec_i * (dy - row0))
-                            w_acc[nw] = (k * acc_h + dy - row0) * acc_w + dx - col0
-                            nw += 1
-                            if use_masks:
-                                bit = 1 << (w_slot[nw - 1] % banks)
-                                distinct = distinct and not (w_banks & bit)
-                                w_banks |= bit
-                            dy_lo, dy_hi = min(dy_lo, dy), max(dy_hi, dy)
-                            dx_lo, dx_hi = min(dx_lo, dx), max(dx_hi, dx)
-                    for v in range(n_vectors):
-                        first, last = vec_start[v], vec_start[v + 1]
-                        n_mults += nw * (last - first)
-                        step = 1
-                        if (distinct and box[v, 0] + dy_lo >= 0 and box[v, 1] + dy_hi < out_h
-                                and box[v, 2] + dx_lo >= 0 and box[v, 3] + dx_hi < out_w):
-                            # Every product lands on the plane, and the vector's weights use
-                            # distinct banks: activation i adds one product to each bank of
-                            # the weights' bank set rotated by its offset. Sum the rotated
-                            # sets in bit-sliced counters (bit<l>: bit l of every bank's
-                            # count) and read off the largest count.
-                            n_valid += nw * (last - first)
+                # Input-stationary: each activation vector is held while the channel's
+                # weight block streams past it.
+                for v in range(row_vectors[local], row_vectors[local + 1]):
+                    first, last = a_start[v], a_start[v + 1]
+                    y_lo, y_hi, x_lo, x_hi = a_box[v, 0], a_box[v, 1], a_box[v, 2], a_box[v, 3]
+                    for wv in range(v_starts[w_row], v_starts[w_row + 1]):
+                        f0, f1 = v_real[wv], v_real[wv + 1]
+                        n_steps += 1
+                        n_mults += (f1 - f0) * (last - first)
+                        inside = (y_lo + v_box[wv, 0] >= 0 and y_hi + v_box[wv, 1] < out_h
+                                  and x_lo + v_box[wv, 2] >= 0 and x_hi + v_box[wv, 3] < out_w)
+                        latest = t  # when the step's last bank falls idle
+                        if inside and horizon <= t and v_banks[wv] >= 0 and vec_i <= 15:
+                            # Every bank idle, the weights in distinct banks: activation i
+                            # sends one product to each bank of the weights' set rotated by
+                            # its offset. Sum the rotated sets in bit-sliced counters (bit<l>:
+                            # bit l of every bank's count); only banks given two or more
+                            # products stay busy past the next cycle.
+                            weights = v_banks[wv]
                             bit0 = bit1 = bit2 = bit3 = 0  # counts up to 15 (I <= 15)
                             for i in range(first, last):
                                 shift = a_bank[i]
-                                carry = ((w_banks << shift) | (w_banks >> (banks - shift))) & ring
+                                carry = ((weights << shift) | (weights >> (banks - shift))) & ring
                                 bit0, carry = bit0 ^ carry, bit0 & carry
                                 bit1, carry = bit1 ^ carry, bit1 & carry
                                 bit2, carry = bit2 ^ carry, bit2 & carry
                                 bit3 = bit3 ^ carry
-                            candidates, largest = ring, 0
-                            for level, bits in ((3, bit3), (2, bit2), (1, bit1), (0, bit0)):
-                                if candidates & bits:
-                                    candidates &= bits
-                                    largest += 1 << level
-                            step = max(step, largest)
-                            if not (own_r0 <= box[v, 0] + dy_lo and box[v, 1] + dy_hi < own_r1
-                                    and own_c0 <= box[v, 2] + dx_lo and box[v, 3] + dx_hi < own_c1):
+                            n_valid += (f1 - f0) * (last - first)
+                            latest = t + 1
+                            several = bit1 | bit2 | bit3
+                            bank = 0
+                            while several:
+                                if several & 1:
+                                    count = (((bit0 >> bank) & 1) + 2 * ((bit1 >> bank) & 1)
+                                             + 4 * ((bit2 >> bank) & 1) + 8 * ((bit3 >> bank) & 1))
+                                    done[bank] = t + count
+                                    latest = max(latest, t + count)
+                                several >>= 1
+                                bank += 1
+                        elif inside:
+                            # Every product lands on the plane: no bounds checks.
+                            n_valid += (f1 - f0) * (last - first)
+                            for f in range(f0, f1):
+                                slot0 = r_term[f]
+                                for i in range(first, last):
+                                    slot = slot0 + a_slot[i]
+                                    bank = slot & bank_mask if bank_mask >= 0 else slot % banks
+                                    busy = max(done[bank], t) + 1
+                                    done[bank] = busy
+                                    latest = max(latest, busy)
+                        if inside:
+                            if not (own_r0 <= y_lo + v_box[wv, 0] and y_hi + v_box[wv, 1] < own_r1
+                                    and own_c0 <= x_lo + v_box[wv, 2]
+                                    and x_hi + v_box[wv, 3] < own_c1):
                                 # Mark every product's accumulator; owned ones are left out
                                 # when the halo is counted (cheaper than a branch each).
-                                for f in range(nw):
-                                    acc0 = w_acc[f]
+                                for f in range(f0, f1):
+                                    acc0 = r_acc[f]
                                     for i in range(first, last):
                                         touched[acc0 + a_acc[i]] = True
                         else:
-                            for f in range(nw):
-                                dy, dx, slot0, acc0 = wdy[f], wdx[f], w_slot[f], w_acc[f]
+                            for f in range(f0, f1):
+                                dy, dx, slot0, acc0 = r_dy[f], r_dx[f], r_term[f], r_acc[f]
                                 for i in range(first, last):
                                     oy = ay[i] + dy
                                     ox = ax[i] + dx
@@ -312,40 +381,71 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
                                     touched[acc0 + a_acc[i]] = True
                                     slot = slot0 + a_slot[i]
                                     bank = slot & bank_mask if bank_mask >= 0 else slot % banks
-                                    # The bank's products in this step, or none if it was last
-                                    # used in an earlier step: no reset between steps.
-                                    mark = bank_mark[bank]
-                                    count = (mark & 0xFFFFFFFF) + 1 if mark >> 32 == step_id else 1
-                                    bank_mark[bank] = (step_id << 32) | count
-                                    step = max(step, count)
+                                    busy = max(done[bank], t) + 1
+                                    done[bank] = busy
+                                    latest = max(latest, busy)
                                     n_valid += 1
-                            step_id += 1
-                        n_cycles += step
-        # Halo outputs: written accumulators outside the outputs the PE owns.
-        n_halo = 0
-        for k in range(k_here):
-            for ly in range(acc_h):
-                inside_rows = own_r0 <= row0 + ly < own_r1
-                for lx in range(acc_w):
-                    if touched[(k * acc_h + ly) * acc_w + lx] and not (
-                            inside_rows and own_c0 <= col0 + lx < own_c1):
-                        n_halo += 1
-        cycles[g, pe], mults[g, pe], valid[g, pe], halo[g, pe] = n_cycles, n_mults, n_valid, n_halo
-    return cycles, mults, valid, halo
+                        horizon = max(horizon, latest)
+                        t = max(t, latest - queue) + 1
+            # The group ends when the last step has issued and every queue has drained.
+            end = t
+            for bank in range(banks):
+                end = max(end, done[bank])
+            # Halo outputs: written accumulators outside the outputs the PE owns.
+            n_halo = 0
+            for k in range(k_here):
+                for ly in range(acc_h):
+                    inside_rows = own_r0 <= row0 + ly < own_r1
+                    for lx in range(acc_w):
+                        if touched[(k * window_h + ly) * window_w + lx] and not (
+                                inside_rows and own_c0 <= col0 + lx < own_c1):
+                            n_halo += 1
+            cycles[g, pe], steps[g, pe], mults[g, pe] = end, n_steps, n_mults
+            valid[g, pe], halo[g, pe] = n_valid, n_halo
+    return cycles, steps, mults, valid, halo
+
+
+def scnn_crossbar_reference(steps, banks, queue):
+    """Cycles of a PE's steps through the accumulator crossbar, simulated cycle by cycle.
+
+    `steps`: per step, the banks of its products. In each cycle: the multiplier array
+    computes the next step into its latch if the latch is empty; latched products move into
+    their banks' queues while a queue has fewer than `queue` entries; every bank with a queued
+    product accumulates one. The PE is done when every step has issued and every queue has
+    drained."""
+    queued = [0] * banks
+    latch = {}
+    pending = list(steps)[::-1]
+    cycle = 0
+    while pending or latch or any(queued):
+        if not latch and pending:
+            for bank in pending.pop():
+                latch[bank] = latch.get(bank, 0) + 1
+        for bank in list(latch):
+            moved = min(latch[bank], queue - queued[bank])
+            queued[bank] += moved
+            latch[bank] -= moved
+            if not latch[bank]:
+                del latch[bank]
+        queued = [max(0, q - 1) for q in queued]
+        cycle += 1
+    return cycle
 
 
 def scnn_group_cycles_reference(w_starts, w_entries, a_starts, a_entries, channels, classes,
                                 groups, kc, filters, kernel, width, out_shape, stride, padding,
                                 dilation, owner_row, owner_col, pe_cols, acc_row0, acc_col0,
-                                vec_f, vec_i, banks):
-    """Plain-Python twin of scnn_group_cycles, from the raw stream entries, with sets and dicts."""
+                                vec_f, vec_i, banks, queue):
+    """Plain-Python twin of scnn_group_cycles, from the raw stream entries: every step's
+    products listed in input-stationary order, then the crossbar stepped cycle by cycle."""
     pes = (len(a_starts) - 1) // (channels * classes)
     shape = (groups, pes)
-    cycles, mults, valid, halo = (np.zeros(shape, np.int64) for _ in range(4))
+    cycles, steps, mults, valid, halo = (np.zeros(shape, np.int64) for _ in range(5))
     for g in range(groups):
         block = (min(kc, filters - g * kc), *kernel)
         for pe in range(pes):
             halo_outputs = set()
+            pe_steps = []
             origin = (acc_row0[pe // pe_cols], acc_col0[pe % pe_cols])
             for c in range(channels):
                 for cls in range(classes):
@@ -353,9 +453,11 @@ def scnn_group_cycles_reference(w_starts, w_entries, a_starts, a_entries, channe
                     a_row = (pe * channels + c) * classes + cls
                     weights = list(w_entries[w_starts[w_row]:w_starts[w_row + 1]])
                     acts = list(a_entries[a_starts[a_row]:a_starts[a_row + 1]])
-                    for wv in range(0, len(weights), vec_f):
-                        for av in range(0, len(acts), vec_i):
-                            per_bank = {}
+                    if not weights:
+                        continue
+                    for av in range(0, len(acts), vec_i):
+                        for wv in range(0, len(weights), vec_f):
+                            step_banks = []
                             for w in weights[wv:wv + vec_f]:
                                 for a in acts[av:av + vec_i]:
                                     if w < 0 or a < 0:
@@ -372,10 +474,12 @@ def scnn_group_cycles_reference(w_starts, w_entries, a_starts, a_entries, channe
                                     valid[g, pe] += 1
                                     out = (k * out_shape[0] + oy) * out_shape[1] + ox
                                     local_row, local_col = oy - origin[0], ox - origin[1]
-                                    bank = (k + vec_f * (local_col + vec_i * local_row)) % banks
-                                    per_bank[bank] = per_bank.get(bank, 0) + 1
+                                    step_banks.append(
+                                        (k + vec_f * (local_col + vec_i * local_row)) % banks)
                                     if owner_row[oy] * pe_cols + owner_col[ox] != pe:
                                         halo_outputs.add(out)
-                            cycles[g, pe] += max(per_bank.values(), default=1)
+                            pe_steps.append(step_banks)
+            steps[g, pe] = len(pe_steps)
+            cycles[g, pe] = scnn_crossbar_reference(pe_steps, banks, queue)
             halo[g, pe] = len(halo_outputs)
-    return cycles, mults, valid, halo
+    return cycles, steps, mults, valid, halo
