@@ -230,3 +230,15 @@ def test_results_are_deterministic():
     for machine in MACHINES:
         a, b = simulate(ARCH[machine], trace), simulate(ARCH[machine], trace)
         assert a.equals(b)
+
+
+def test_a_layers_consumer_is_the_next_layer_that_reads_its_output():
+    from accelsim.sim.simulator import consumer
+    rng = np.random.default_rng(0)
+    a = random_conv_layer(rng, "a", samples=1, channels=4, filters=8)
+    b = random_conv_layer(rng, "b", samples=1, channels=8, filters=6)   # reads a
+    c = random_conv_layer(rng, "c", samples=1, channels=8, filters=4)   # reads a, not b
+    d = random_linear_layer(rng, samples=1, n_in=4 * 9, n_out=3)        # c, flattened, pooled
+    trace = Trace([a, b, c, d])
+    assert [consumer(trace, i) for i in range(4)] == [b, None, d, None]
+    assert consumer(Trace([a, b], independent_layers=True), 0) is None

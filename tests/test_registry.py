@@ -27,7 +27,7 @@ class ToyParams:
     lanes: int = spec(4, doc="MAC units", minimum=1)
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
+def layer_counts(layer, sample, arch, macs_effective, reference=False):
     dense = layer.weight.size * (1 if layer.kind == "linear" else layer.output_shape[1]
                                  * layer.output_shape[2])
     cycles = -(-dense // arch.params.lanes)

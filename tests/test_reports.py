@@ -175,6 +175,28 @@ def test_plot_from_a_results_table_alone(results, tmp_path, capsys):
     assert "not found" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("damage", ["drop", "text"])
+def test_plot_checks_a_machines_own_columns_on_its_rows(tmp_path, capsys, damage):
+    from accelsim.report.results import write_results
+    from accelsim.sim.simulator import simulate
+    rng = np.random.default_rng(2)
+    trace = Trace([random_conv_layer(rng, "conv1", samples=1)], model="tiny", variant="jp")
+    table = pd.concat([simulate(load_arch(ROOT / "arch_configs" / f"{m}.yaml"), trace)
+                       for m in ("eie", "scnn")], ignore_index=True)
+    table = table.fillna({c: 0.0 for c in table if c.startswith("energy_")})  # as simulate's
+    # eie rows have no SCNN columns (NaN there), which is fine; damage the SCNN rows' own.
+    if damage == "drop":
+        table = table.drop(columns="multiplier_utilization")
+    else:
+        table["barrier_idle_fraction"] = table["barrier_idle_fraction"].astype(object)
+        table.loc[table.machine == "scnn", "barrier_idle_fraction"] = "x"
+    write_results(table, tmp_path / "r.csv", {})
+    assert main(["plot", str(tmp_path / "r.csv"), "--out", str(tmp_path / "plots")]) == 2
+    err = capsys.readouterr().err
+    assert ("multiplier_utilization" if damage == "drop" else "barrier_idle_fraction") in err
+    assert "Traceback" not in err
+
+
 def _sweep_file(tmp_path, traces, values):
     spec = {"arch": str(ROOT / "arch_configs" / "eie.yaml"), "traces": [str(t) for t in traces],
             "grid": {"eie.pes": values}}

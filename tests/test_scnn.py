@@ -42,8 +42,9 @@ SETTINGS = settings(max_examples=80, deadline=None, suppress_health_check=[Healt
 
 
 @SETTINGS
-@given(layers, st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 4),
-       st.sampled_from([1, 3, 4, 8, 32, 39, 62, 63, 64]), st.integers(0, 3), st.integers(1, 4),
+@given(layers, st.integers(1, 3), st.integers(1, 3), st.integers(1, 4),
+       st.sampled_from([1, 2, 3, 4, 15, 16, 17]),
+       st.sampled_from([1, 3, 4, 8, 32, 39, 62, 63, 64, 70]), st.integers(0, 3), st.integers(1, 4),
        st.integers(1, 5), st.integers(1, 8))
 def test_scnn_kernel_matches_reference(layer, pe_rows, pe_cols, f, i, banks, kc, index_bits,
                                        queue, fifo):
@@ -312,8 +313,12 @@ def test_temporal_tiles_by_hand():
     result = MACHINES["scnn"].layer_counts(layer, 0, arch, eff, output_nonzeros=8 * 12 * 12)
     assert result.figures["temporal_tiles"] == 12 and result.activations_via_dram
     assert result.output_footprint == {"oaram": 8 * 12 * 12 * 20 // 8}
-    # Tiles share two input rows each (11 boundaries x 2 rows x 24 inputs, 20 bits each).
-    assert result.input_halo_bytes == 11 * 2 * 24 * 20 // 8
+    # Each tile streams its weights (72 of 20 bits: 180 B) and its input rows: 3 at either
+    # end, 4 between, 46 rows of 24 inputs of 20 bits (60 B a row): two rows per boundary
+    # fetched twice.
+    assert [bytes_ for bytes_, _ in result.tiles] == [180 + 60 * rows for rows in
+                                                      [3] + [4] * 10 + [3]]
+    assert result.input_footprint == {"iaram": 24 * 60}
     untiled = counts("scnn", ARCH["scnn"], layer)
     assert untiled.figures["temporal_tiles"] == 1 and not untiled.activations_via_dram
     assert result.macs_effective == untiled.macs_effective
@@ -325,3 +330,65 @@ def test_temporally_tiled_kernel_matches_reference(layer, pe_rows, pe_cols, queu
     arch = small_buffers(pe_rows=pe_rows, pe_cols=pe_cols, bank_queue=queue)
     fast, slow = counts("scnn", arch, layer), counts("scnn", arch, layer, reference=True)
     assert fast == slow  # both also placed exactly macs_effective products (layer_counts checks)
+
+
+def test_vgg16_tiles_exactly_the_layers_whose_activations_overflow():
+    # Section 4.4: a layer is tiled in time when its input (compressed) does not fit all PEs'
+    # IARAMs or the output its next layer reads does not fit their OARAMs. The paper counts
+    # 9 of its 72 layers; here VGG-16's first seven.
+    from accelsim.sim.machines.scnn import temporal_tiles
+    from accelsim.workload.synth import preset_spec, synthetic_trace
+    trace = synthetic_trace(preset_spec("vgg16-scnn"))
+    arch = ARCH["scnn"]
+    room = {b: arch.memory.buffers[b].capacity_bytes * 64 * 8 for b in ("iaram", "oaram")}
+    tiled = []
+    for index, layer in enumerate(trace.layers):
+        plane = np.asarray(layer.activations[0]) != 0
+        following = trace.layers[index + 1] if index + 1 < len(trace.layers) else None
+        outputs = (np.count_nonzero(following.activations[0]) if following is not None
+                   else int(np.prod(layer.output_shape)))
+        overflows = (np.count_nonzero(plane) * 20 > room["iaram"] or outputs * 20 > room["oaram"])
+        if len(temporal_tiles(layer, plane, arch, outputs)) > 1:
+            tiled.append(layer.name)
+        assert (layer.name in tiled) == overflows, layer.name
+    assert tiled == ["conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2", "conv3_3"]
+
+
+@pytest.mark.parametrize("preset", ["alexnet-scnn", "googlenet-inception"])
+def test_alexnet_and_googlenet_activations_stay_on_chip(preset):
+    # SCNN paper, section 5: both machines hold every activation of these two networks; only
+    # the network's input comes from DRAM.
+    from accelsim.sim.simulator import simulate
+    from accelsim.workload.synth import preset_spec, synthetic_trace
+    trace = synthetic_trace(preset_spec(preset))
+    for machine in ("scnn", "dcnn"):
+        table = simulate(ARCH[machine], trace)
+        layers = table[table.layer != "TOTAL"]
+        assert list(layers.input_from_dram) == [True] + [False] * (len(layers) - 1), machine
+        assert (layers.dram_write_bytes.iloc[:-1] == 0).all(), machine
+
+
+def test_scnn_totals_weigh_each_fraction_by_its_own_denominator():
+    from accelsim import Trace
+    from accelsim.sim.simulator import simulate
+    rng = np.random.default_rng(5)
+    trace = Trace([random_conv_layer(rng, "a", samples=2, channels=8, size=13, filters=16,
+                                     weight_density=0.3, act_density=0.6),
+                   random_conv_layer(rng, "b", samples=2, channels=16, size=13, filters=8,
+                                     kernel=1, padding=0, weight_density=0.9, act_density=0.9)])
+    table = simulate(ARCH["scnn"], trace)
+    per_sample = simulate(ARCH["scnn"], trace, per_sample=True)
+    layers, total = table[table.layer != "TOTAL"], table[table.layer == "TOTAL"].iloc[0]
+    samples = per_sample[per_sample.layer != "TOTAL"]
+    for column, weight in (("multiplier_utilization", "working_pe_cycles"),
+                           ("contention_stall_fraction", "working_pe_cycles"),
+                           ("barrier_idle_fraction", "cycles_compute")):
+        # Over samples, then over layers, each weighted by its denominator.
+        for name, rows in samples.groupby("layer"):
+            mean = (rows[column] * rows[weight]).sum() / rows[weight].sum()
+            assert layers.set_index("layer").loc[name, column] == pytest.approx(mean)
+        assert total[column] == pytest.approx(
+            (layers[column] * layers[weight]).sum() / layers[weight].sum())
+    assert total.working_pe_cycles == layers.working_pe_cycles.sum()
+    assert total.kc == 0 and total.temporal_tiles == 0
+    assert set(layers.kc) <= set(range(1, 17)) and (layers.temporal_tiles == 1).all()

@@ -129,8 +129,8 @@ def layer_chunks(counts, plan):
             # Integer split of bytes and cycles over the pieces, remainders to the first ones.
             chunks.append([tile_bytes // pieces + (i < tile_bytes % pieces),
                            tile_cycles // pieces + (i < tile_cycles % pieces)])
-    if plan.input_from_dram and chunks:
-        chunks[0][0] += sum(counts.input_footprint.values()) + counts.input_halo_bytes
+    if plan.input_from_dram and chunks and not counts.activations_via_dram:
+        chunks[0][0] += sum(counts.input_footprint.values())
     return [tuple(c) for c in chunks]
 
 

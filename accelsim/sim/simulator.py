@@ -10,6 +10,7 @@ Three steps, each a function of the one before:
   samples unless per_sample=True.
 """
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -70,6 +71,21 @@ class LayerCost:
     energy_pj: dict  # {component: pJ}
 
 
+def consumer(trace, index):
+    """The layer that reads layer `index`'s output, where the trace shows it: the next layer
+    of a network whose input has as many channels (or features) as this layer has outputs.
+    None for the last or an independent layer, or where the next layer reads something else
+    (an inception module's next branch reads the module's input, not this branch's output)."""
+    if trace.independent_layers or index + 1 >= len(trace.layers):
+        return None
+    layer, following = trace.layers[index], trace.layers[index + 1]
+    produced = layer.output_shape[0]
+    read = following.input_shape[0]
+    if layer.kind == "conv2d" and following.kind == "linear":
+        return following if read % produced == 0 else None  # flattened after pooling
+    return following if read == produced else None
+
+
 def count_layers(arch, trace, reference=False, progress=None):
     """CountedLayer per layer of `trace` on machine `arch`; reference=True runs the machines'
     plain-Python twins of their kernels."""
@@ -79,15 +95,16 @@ def count_layers(arch, trace, reference=False, progress=None):
     counted = []
     for index, layer in enumerate(progress(trace.layers, f"{arch.name} {trace.model}/{trace.variant}")):
         macs = layer_macs(layer, threshold)
-        # In a network, what the layer's output becomes: the next layer's input.
-        following = (trace.layers[index + 1]
-                     if index + 1 < len(trace.layers) and not trace.independent_layers else None)
-        counts = tuple(machine.layer_counts(
-            layer, s, arch, int(macs.macs_effective[s]), reference,
-            None if following is None else int(np.count_nonzero(
-                nonzero_activations(np.asarray(following.activations[s]), threshold))))
-            for s in range(layer.samples))
-        counted.append(CountedLayer(layer, macs, counts))
+        reader = consumer(trace, index) if machine.compressed_outputs else None
+        counts = []
+        for s in range(layer.samples):
+            extra = {}
+            if machine.compressed_outputs:
+                extra["output_nonzeros"] = None if reader is None else int(np.count_nonzero(
+                    nonzero_activations(np.asarray(reader.activations[s]), threshold)))
+            counts.append(machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]),
+                                               reference, **extra))
+        counted.append(CountedLayer(layer, macs, tuple(counts)))
     return counted
 
 
@@ -98,8 +115,10 @@ def _footprint(counts):
 def simulate_memory(arch, trace, counted):
     """[sample][layer] -> LayerMemory: the on-chip allocation of the network, then the
     memory system run once per sample."""
-    # Compressed formats vary by sample: buffers are allocated for each layer's largest sample.
-    largest = [max(layer.counts, key=_footprint) for layer in counted]
+    # Compressed formats vary by sample: buffers are allocated for each layer's largest
+    # sample, and a layer any sample tiles through DRAM is planned that way.
+    largest = [dataclasses.replace(max(layer.counts, key=_footprint), activations_via_dram=any(
+        c.activations_via_dram for c in layer.counts)) for layer in counted]
     networks = ([[i] for i in range(len(counted))] if trace.independent_layers
                 else [list(range(len(counted)))])
     plans = [plan for network in networks
@@ -180,6 +199,10 @@ def _with_ratios(table):
     return table
 
 
+def _weighted_mean(values, weights):
+    return float((values * weights).sum() / weights.sum()) if weights.sum() else 0.0
+
+
 def _total_row(layers, figures):
     total = layers.iloc[0].copy()
     energy_columns = [c for c in layers.columns if c.startswith("energy_")]
@@ -190,11 +213,13 @@ def _total_row(layers, figures):
     # weighted by each layer's dense MACs.
     for column in ("weight_density", "activation_density"):
         total[column] = (layers[column] * layers["macs_dense"]).sum() / layers["macs_dense"].sum()
-    weights = layers["cycles_compute"]
-    for column in ["lane_utilization"] + [c for c, kind in figures if kind == "fraction"]:
-        total[column] = (layers[column] * weights).sum() / weights.sum() if weights.sum() else 0.0
-    for column in [c for c, kind in figures if kind != "fraction"]:
-        total[column] = 0
+    for column, weight in [("lane_utilization", "cycles_compute"), *figures]:
+        if weight is None:
+            total[column] = 0  # a layer's own setting
+        elif weight == "sum":
+            total[column] = layers[column].sum()
+        else:
+            total[column] = _weighted_mean(layers[column], layers[weight])
     total["weights_on_chip"] = bool(layers["weights_on_chip"].all())
     total["input_from_dram"] = bool(layers["input_from_dram"].any())
     return total
@@ -225,6 +250,10 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
         numeric = (ADDITIVE + energy_columns + figure_names
                    + ["lane_utilization", "activation_density"])
         means = table.groupby("layer", sort=False)[numeric].mean()
+        for column, weight in figures:
+            if weight not in (None, "sum"):
+                means[column] = table.groupby("layer", sort=False)[[column, weight]].apply(
+                    lambda part, c=column, w=weight: _weighted_mean(part[c], part[w]))
         first = table.drop_duplicates("layer").set_index("layer")
         first[numeric] = means
         first = first.reset_index()

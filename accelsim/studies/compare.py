@@ -141,6 +141,7 @@ def compare(archs: Sequence[Union[ArchConfig, str, Path]], traces: Sequence[Unio
 
 def plot_results(results_path, out_dir):
     from ..report.plots import write_plots
+    from ..sim.machines import MACHINES
     from ..sim.simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, figure_columns
 
     check_output_directory(out_dir, "plot directory")
@@ -153,6 +154,15 @@ def plot_results(results_path, out_dir):
         table[column] = table[column].astype(str)
     if not (table["layer"] == TOTAL_ROW).any():
         raise AccelsimError(f"{where}has no {TOTAL_ROW} row")
+    # A known machine's own columns (its efficiency fractions and figures), on its rows; the
+    # plots skip a machine this process does not know.
+    for machine in set(table["machine"]) & set(MACHINES):
+        entry = MACHINES[machine]
+        own = sorted({c for c, _ in entry.efficiency} | {c for c, _ in entry.figures})
+        missing = [c for c in own if c not in table]
+        if missing:
+            raise AccelsimError(f"{where}rows of machine {machine} need column {missing[0]}")
+        check_figures(table[table["machine"] == machine], own, own, where)
     return write_plots(table, out_dir)
 
 

@@ -27,9 +27,11 @@ from ..sim.config import BUNDLED_CONFIGS, load_arch
 from ..sim.energy import EnergyModel
 from ..sim.simulator import simulate
 from ..workload.synth import (
+    DENSITY_SWEEP,
     LayerSpec,
     NetworkSpec,
     alexnet_conv_specs,
+    inception_conv_specs,
     preset_spec,
     synthetic_trace,
 )
@@ -202,16 +204,10 @@ def systolic_checks(progress):
                   "every case equal", f"golden file {golden.name} from SCALE-Sim itself")], {}
 
 
-def _scnn_over_dcnn(trace, cycles="cycles_total", by=None):
-    """Per layer and TOTAL (or per value of `by(layer name)`): DCNN cycles / SCNN cycles,
-    DCNN energy / SCNN energy, and SCNN's table."""
-    tables = {}
-    for machine in ("scnn", "dcnn"):
-        table = simulate(_arch(machine), trace).set_index("layer")
-        if by is not None:
-            table = _layers(table.reset_index())
-            table = table.groupby(by, sort=False)[[cycles, "energy_pj"]].sum()
-        tables[machine] = table
+def _scnn_over_dcnn(trace, cycles="cycles_total"):
+    """Per layer and TOTAL: DCNN cycles / SCNN cycles, DCNN energy / SCNN energy, and SCNN's
+    table."""
+    tables = {m: simulate(_arch(m), trace).set_index("layer") for m in ("scnn", "dcnn")}
     return (tables["dcnn"][cycles] / tables["scnn"][cycles],
             tables["dcnn"]["energy_pj"] / tables["scnn"]["energy_pj"], tables["scnn"])
 
@@ -226,12 +222,16 @@ def scnn_checks(progress):
         speed.append(layer_speed[TOTAL_ROW])
         energy.append(layer_energy[TOTAL_ROW])
         figure_10[presets[preset]] = scnn.loc[TOTAL_ROW]
-    # The sweep: GoogLeNet's inception layers at each density, the PE arrays' cycles summed
-    # over the 54 layers of a density (layers d<density>/<module>/<branch>).
-    sweep_speed, sweep_energy, _ = _scnn_over_dcnn(
-        synthetic_trace(preset_spec("density-sweep")), "cycles_compute",
-        by=lambda name: name.split("/")[0])
-    densities = np.array([float(name[1:]) for name in sweep_speed.index])
+    # The sweep (the density-sweep preset's points): GoogLeNet's 54 inception layers at each
+    # density, each density its own network, compared on the PE arrays' cycles.
+    sweep = {}
+    for density in progress(DENSITY_SWEEP, "scnn density sweep"):
+        network = NetworkSpec(model="density-sweep", layers=inception_conv_specs((density,) * 2))
+        layer_speed, layer_energy, _ = _scnn_over_dcnn(synthetic_trace(network), "cycles_compute")
+        sweep[density] = (layer_speed[TOTAL_ROW], layer_energy[TOTAL_ROW])
+    sweep_speed = pd.Series({d: v[0] for d, v in sweep.items()})
+    sweep_energy = pd.Series({d: v[1] for d, v in sweep.items()})
+    densities = sweep_speed.index.to_numpy()
     # Where SCNN's speedup falls through 1, interpolated linearly between sweep points.
     above = np.flatnonzero(sweep_speed.to_numpy() >= 1.0)
     last = above.max() if len(above) else 0
@@ -246,14 +246,14 @@ def scnn_checks(progress):
               1.3 * 2.3, "x", "±30 %", f"{note}; per network "
               + ", ".join(f"{v:.2f}" for v in energy)),
         Check("performance relative to DCNN at density 1.0/1.0", "scnn",
-              float(sweep_speed["d1.0"]), 0.79, 0.64, 0.94, "x", "±0.15",
+              float(sweep_speed[1.0]), 0.79, 0.64, 0.94, "x", "±0.15",
               "SCNN paper: about 79 % of DCNN (the PE arrays' cycles)"),
         Check("energy relative to DCNN at density 1.0/1.0", "scnn",
-              float(1 / sweep_energy["d1.0"]), 1.33, 1.13, 1.53, "x", "±0.2",
+              float(1 / sweep_energy[1.0]), 1.33, 1.13, 1.53, "x", "±0.2",
               "SCNN paper: 33 % more energy than DCNN"),
         Check("density where SCNN stops being faster than DCNN", "scnn", float(crossover),
               0.85, 0.75, 0.95, "", "±0.1", "SCNN paper: faster below about 0.85/0.85"),
-        Check("speed over DCNN at density 0.1/0.1", "scnn", float(sweep_speed["d0.1"]), 24.0,
+        Check("speed over DCNN at density 0.1/0.1", "scnn", float(sweep_speed[0.1]), 24.0,
               0.7 * 24, 1.3 * 24, "x", "±30 %", "SCNN paper: 24x"),
     ]
     for network, total in figure_10.items():
@@ -339,7 +339,7 @@ def validation_figure(table, curves):
         sweep.set_yscale("log")
         sweep.set_xlabel("weight and activation density")
         sweep.set_ylabel("x over DCNN")
-        sweep.set_title("SCNN density sweep (cf. SCNN Fig. 10)", fontsize=10)
+        sweep.set_title("SCNN density sweep (cf. SCNN Fig. 8)", fontsize=10)
         sweep.legend(fontsize=6)
     if "scaling" in curves:
         scaling = figure.add_subplot(grid[1, 1])

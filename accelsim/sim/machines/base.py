@@ -16,14 +16,13 @@ class LayerCountsFunction(Protocol):
     """How a machine model counts one layer on one sample: cycles, counted actions and
     buffer footprints (LayerCounts). `macs_effective` is that sample's exact count of
     products of non-zeros (accelsim.workload.macs), which the model must account for;
-    reference=True runs the plain-Python twin of the model's Numba kernel.
-    `output_nonzeros`: in a network, the non-zeros of what the layer's output becomes (the
-    next layer's input, after pooling and the machine's threshold), for a machine that
-    stores outputs compressed; None for the last layer or independent layers."""
+    reference=True runs the plain-Python twin of the model's Numba kernel. A machine with
+    `compressed_outputs` also takes the keyword `output_nonzeros`: the non-zeros of what
+    the layer's output becomes, when the trace shows it (see simulator.count_layers),
+    else None."""
 
     def __call__(self, layer: Layer, sample: int, arch: ArchConfig, macs_effective: int,
-                 reference: bool = False, output_nonzeros: int | None = None
-                 ) -> LayerCounts: ...
+                 reference: bool = False) -> LayerCounts: ...
 
 
 def no_threshold(arch: ArchConfig) -> float:
@@ -36,15 +35,17 @@ class Machine:
 
     name                  the `machine:` value of a config, and the name of its parameter section
     params                frozen dataclass of that section (schema.spec fields)
-    layer_counts          (layer, sample, arch, macs_effective, reference=False,
-                          output_nonzeros=None) -> LayerCounts (LayerCountsFunction);
-                          reference=True runs the plain-Python twin of the kernel
+    layer_counts          (layer, sample, arch, macs_effective, reference=False) ->
+                          LayerCounts; reference=True runs the plain-Python twin of the kernel
+    compressed_outputs    the machine stores a layer's outputs compressed, so its layer_counts
+                          also takes the keyword output_nonzeros (LayerCountsFunction)
     buffers               on-chip buffers a config must size (memory.buffers)
     activation_threshold  arch -> float: |a| <= threshold counts as zero
     efficiency            (column, title) of per-layer fractions the efficiency plot shows
-    figures               (column, kind) of LayerCounts.figures, each a results column;
-                          kind "fraction": averaged over samples, cycle-weighted on TOTAL;
-                          "per layer": a layer's setting (averaged over samples), 0 on TOTAL
+    figures               (column, weight) of LayerCounts.figures, each a results column;
+                          weight "sum": a count, averaged over samples, summed on TOTAL;
+                          a column name: a fraction, averaged over samples and layers
+                          weighted by that column; None: a layer's setting, 0 on TOTAL
     reference             the machine other machines' speedups are quoted against
     description           one line for `accelsim config --list` and the docs
     """
@@ -55,6 +56,7 @@ class Machine:
     buffers: tuple[str, ...]
     activation_threshold: Callable[[ArchConfig], float] = no_threshold
     efficiency: tuple[Any, ...] = ()
-    figures: tuple[tuple[str, str], ...] = ()
+    figures: tuple[tuple[str, str | None], ...] = ()
+    compressed_outputs: bool = False
     reference: bool = False
     description: str = ""

@@ -25,7 +25,7 @@ class CnvlutinParams(TileArrayParams):
     offset_bits: int = spec(4, doc="bits of a neuron's offset inside its brick (ZFNAf)", minimum=1)
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
+def layer_counts(layer, sample, arch, macs_effective, reference=False):
     from .tile_array_kernels import tile_array_counts  # on first use: configs load without Numba
     p = arch.params
     return tile_array_counts(

@@ -34,10 +34,9 @@ class LayerCounts:
     weight_footprint: dict = field(default_factory=dict)
     input_footprint: dict = field(default_factory=dict)
     output_footprint: dict = field(default_factory=dict)
-    # Temporal tiling (SCNN): the layer reads its input from DRAM, tile by tile, with the
-    # input rows tiles share fetched again (input_halo_bytes), and writes its output there.
+    # Temporal tiling (SCNN): the layer reads its input from DRAM tile by tile, inside its
+    # `tiles` bytes (rows two tiles share fetched by both), and writes its output there.
     activations_via_dram: bool = False
-    input_halo_bytes: int = 0
     # Machine-specific per-layer figures, each its own results column (Machine.figures).
     figures: dict = field(default_factory=dict)
 

@@ -89,7 +89,7 @@ def dcnn_cycles_reference(layer, pe_rows, pe_cols, multipliers):
     return total
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
+def layer_counts(layer, sample, arch, macs_effective, reference=False):
     p, bits = arch.params, arch.arithmetic
     pes = p.pes
     count = dcnn_cycles_reference if reference else dcnn_cycles

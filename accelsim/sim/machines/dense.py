@@ -25,7 +25,7 @@ class TileArrayParams:
     zero_gating: bool = spec(False, doc="gate MAC energy when an operand is zero (saves no cycles)")
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
+def layer_counts(layer, sample, arch, macs_effective, reference=False):
     from .tile_array_kernels import tile_array_counts  # on first use: configs load without Numba
     return tile_array_counts(layer, sample, arch, macs_effective, skip_zeros=False,
                              reference=reference)

@@ -52,7 +52,7 @@ class EieParams:
     pipeline_depth: int = spec(4, doc="cycles from a PE's last entry to its result", minimum=0)
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
+def layer_counts(layer, sample, arch, macs_effective, reference=False):
     from . import eie_kernels as kernels  # imported on first use: configs load without Numba
 
     """LayerCounts of one sample.

@@ -24,11 +24,13 @@ cycle, the work spread evenly over the PEs (placeholders and imbalance not
 counted there).
 
 Per layer, besides cycles (the paper's Figure 10 splits utilisation in two):
-multiplier_utilization, multiplications over F x I x the cycles PEs work
-(barrier waits excluded); barrier_idle_fraction, the share of PE-cycles spent
-waiting for the slowest PE or the halo exchange; contention_stall_fraction,
-the share of working cycles the multiplier array waits on a full bank queue
-(or a queue draining at a group's end); and kc, the group size used.
+working_pe_cycles, the PE-cycles spent on steps, stalls and drains (barrier
+waits excluded); multiplier_utilization, multiplications over F x I x those;
+barrier_idle_fraction, the share of PE-cycles spent waiting for the slowest
+PE or the halo exchange; contention_stall_fraction, the share of working
+cycles the multiplier array waits on a full bank queue (or a queue draining
+at a group's end); kc, the group size used (the smallest over conv groups
+and temporal tiles); temporal_tiles.
 
 Choices the paper leaves open, stated:
 - Arbitration: a bank's queue takes every product the crossbar sends it in a
@@ -72,6 +74,18 @@ Choices the paper leaves open, stated:
   compute, so a group costs max(its slowest PE, the previous exchange) and
   the last exchange is added at the end.
 - Conv groups (layer.groups) run one after the other.
+- Temporal tiling (section 4.4): bands of whole output rows (never cut
+  along W), the fewest equal bands whose input rows (non-zeros with
+  indices; placeholders left out) fit the IARAMs of all PEs together and
+  whose share of the output, in proportion to their rows, fits the OARAMs.
+  The output the OARAM keeps is the compressed input of the layer that reads
+  it, where the trace shows that layer (simulator.consumer), else every
+  output. Each band is a full pass: its own Kc, spatial tiles and weight
+  stream (weights are fetched again per band); its input rows, halo rows
+  included, come from DRAM in its tile of the memory system, and the
+  layer's output goes to DRAM after the layer.
+- Bank queues: each product placed is pushed and popped once, priced as
+  register-file bits of a partial sum.
 """
 
 from dataclasses import dataclass
@@ -267,27 +281,22 @@ def temporal_tiles(layer, nonzero, arch, output_entries):
 
 def _conv_counts(layer, nonzero, arch, reference, output_entries):
     totals = dict(cycles=0, mults=0, valid=0, steps=0, halo=0, weight_entries=0, act_entries=0,
-                  working=0, kc=0, act_vectors=0)
+                  working=0, kc=0, act_vectors=0, bands=[])
     bands = temporal_tiles(layer, nonzero, arch, output_entries)
     if len(bands) == 1:
         _plane_counts(layer, nonzero, layer.output_shape[1], layer.padding, arch, reference,
                       totals)
-        totals.update(temporal_tiles=1, halo_entries=0)
         return totals
-    fetched = 0
     for first, last in bands:
         top, bottom = _input_rows(layer, first, last, nonzero.shape[1])
         if top == bottom:
             continue  # outputs that read only padding: no products
+        before = {key: totals[key] for key in ("weight_entries", "act_entries", "cycles")}
         # The tile's own top padding is what the plane's leaves above its first input row.
         _plane_counts(layer, nonzero[:, top:bottom], last - first,
                       (top - (first * layer.stride[0] - layer.padding[0]), layer.padding[1]),
                       arch, reference, totals)
-        fetched += int(np.count_nonzero(nonzero[:, top:bottom]))
-    # Input rows two tiles share are fetched from DRAM once per tile.
-    halo = fetched - int(np.count_nonzero(nonzero))
-    totals.update(temporal_tiles=len(bands), halo_entries=halo,
-                  act_entries=totals["act_entries"] - halo)
+        totals["bands"].append(tuple(totals[key] - value for key, value in before.items()))
     return totals
 
 
@@ -299,17 +308,16 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False, output_no
     outputs = int(np.prod(layer.output_shape))
     # What the OARAM holds: the compressed next input in a network, else every output.
     output_entries = outputs if output_nonzeros is None else output_nonzeros
+    nonzero = nonzero_activations(acts, p.activation_threshold)
     if layer.kind == "linear":
         cycles = ceil_div(macs_effective, pes * p.fc_products_per_cycle)
         stored_weights = int(np.count_nonzero(layer.weight_nonzero))
-        live = int(np.count_nonzero(nonzero_activations(acts, p.activation_threshold)))
+        live = int(np.count_nonzero(nonzero))
         steps = ceil_div(macs_effective, p.fc_products_per_cycle)
         totals = dict(cycles=cycles, mults=macs_effective, valid=macs_effective, steps=steps,
                       working=pes * cycles, halo=0, weight_entries=stored_weights,
-                      act_entries=live, kc=0, act_vectors=steps, temporal_tiles=1,
-                      halo_entries=0)
+                      act_entries=live, kc=0, act_vectors=steps, bands=[])
     else:
-        nonzero = nonzero_activations(acts, p.activation_threshold)
         totals = _conv_counts(layer, nonzero, arch, reference, output_entries)
     if totals["valid"] != macs_effective:
         raise AssertionError(f"layer {layer.name}: SCNN placed {totals['valid']} products, "
@@ -329,10 +337,24 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False, output_no
                                            bits.accumulator_bits),
         "write:accumulators": bank_accesses(arch, "accumulators", totals["valid"] + totals["halo"],
                                             bits.accumulator_bits),
-        "write:oaram": bank_accesses(arch, "oaram", ceil_div(outputs, p.activations_per_vector),
+        # The PPU compresses what it writes: the entries the OARAM keeps, in vectors of I.
+        "write:oaram": bank_accesses(arch, "oaram",
+                                     ceil_div(output_entries, p.activations_per_vector),
                                      p.activations_per_vector * entry_bits),
+        # Each product placed passes through its bank's queue: a push and a pop of a partial
+        # sum, counted as register-file bits (the queue is a few entries of flops).
+        "rf": 2 * totals["valid"] * bits.accumulator_bits,
     }
-    weight_bytes = ceil_div(totals["weight_entries"] * (bits.weight_bits + p.index_bits), 8)
+    weight_bits = bits.weight_bits + p.index_bits
+    weight_bytes = ceil_div(totals["weight_entries"] * weight_bits, 8)
+    input_bytes = ceil_div(totals["act_entries"] * entry_bits, 8)
+    tiles = [(weight_bytes, totals["cycles"])]
+    if totals["bands"]:
+        # Temporal tiles: each streams its weights and its input rows (halo included) from
+        # DRAM; the input as the previous layer leaves it is the plane's non-zeros once.
+        tiles = [(ceil_div(w * weight_bits, 8) + ceil_div(a * entry_bits, 8), c)
+                 for w, a, c in totals["bands"]]
+        input_bytes = ceil_div(int(np.count_nonzero(nonzero)) * entry_bits, 8)
     cycles, working = totals["cycles"], totals["working"]
     products = p.weights_per_vector * p.activations_per_vector
     return LayerCounts(
@@ -342,21 +364,22 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False, output_no
         macs_effective=macs_effective,
         mac_units=pes * products,
         actions=actions,
-        tiles=[(weight_bytes, cycles)],
+        tiles=tiles,
         lane_utilization=totals["mults"] / (pes * products * cycles) if cycles else 0.0,
-        weight_footprint={"weight_fifo": weight_bytes},
-        input_footprint={"iaram": ceil_div(totals["act_entries"] * entry_bits, 8)},
+        weight_footprint={"weight_fifo": max(ceil_div(w * weight_bits, 8)
+                                             for w, _, _ in totals["bands"] or [(totals["weight_entries"], 0, 0)])},
+        input_footprint={"iaram": input_bytes},
         output_footprint={"oaram": ceil_div(output_entries * entry_bits, 8)},
-        activations_via_dram=totals["temporal_tiles"] > 1,
-        input_halo_bytes=ceil_div(totals["halo_entries"] * entry_bits, 8),
+        activations_via_dram=bool(totals["bands"]),
         figures={
+            "working_pe_cycles": working,
             "multiplier_utilization": totals["mults"] / (products * working) if working else 0.0,
             "barrier_idle_fraction": 1 - working / (pes * cycles) if cycles else 0.0,
             # FC layers: the quarter-rate pipeline, no crossbar contention counted.
             "contention_stall_fraction": ((working - totals["steps"]) / working
                                           if working and layer.kind != "linear" else 0.0),
             "kc": totals["kc"],
-            "temporal_tiles": totals["temporal_tiles"],
+            "temporal_tiles": max(1, len(totals["bands"])),
         },
     )
 
@@ -368,8 +391,11 @@ MACHINE = Machine(
     efficiency=(("lane_utilization", "SCNN multiplier slots used (products / F x I x cycles)"),
                 ("multiplier_utilization", "SCNN multiplier utilization, barrier waits excluded"),
                 ("barrier_idle_fraction", "SCNN PE-cycles idle at the barrier")),
-    figures=(("multiplier_utilization", "fraction"), ("barrier_idle_fraction", "fraction"),
-             ("contention_stall_fraction", "fraction"), ("kc", "per layer"),
-             ("temporal_tiles", "per layer")),
+    figures=(("working_pe_cycles", "sum"),
+             ("multiplier_utilization", "working_pe_cycles"),
+             ("barrier_idle_fraction", "cycles_compute"),
+             ("contention_stall_fraction", "working_pe_cycles"),
+             ("kc", None), ("temporal_tiles", None)),
+    compressed_outputs=True,
     description="PT-IS-CP-sparse: Cartesian products of non-zero weights and activations "
                 "(Parashar et al., ISCA 2017)")

@@ -10,10 +10,10 @@ weights of the Kc x R x S block and per (PE, input channel, class) for the
 activations of the PE's tile; an entry is an index into its coordinate
 arrays, or a placeholder (-1) standing for a run of 2**index_bits zeros.
 The kernel counts, per group and PE, the cycles of the Cartesian products
-(a step costs the largest number of products sent to one accumulator bank,
-at least one), the multiplications, the products that land on an output,
-and the distinct halo outputs; the reference does the same with Python sets
-and dicts.
+through the arbitrated crossbar (in closed form), the steps, the
+multiplications, the products that land on an output, and the distinct
+halo outputs; the reference lists every step's products with Python sets
+and steps the crossbar cycle by cycle (scnn_crossbar_reference).
 """
 
 import numba
@@ -234,9 +234,10 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
     (done = max(done, t) + products); they wait in the step's latch until each fits its
     bank's queue, which happens at cycle done - queue for the bank that finishes last, and
     the next step issues the cycle after that (or after t, if everything fitted at once).
-    A step issued while every bank is idle, whose products all land on the plane in distinct
-    banks (most steps), leaves every bank idle again by the next cycle: it is priced with bit
-    sets, without touching `done`. Both the bank slot and the accumulator index of a product
+    A step issued while every bank is idle, whose weights sit in distinct banks and whose
+    products all land on the plane (most steps), is priced with bit-sliced counters: only
+    the banks it gives two or more products have `done` written; the others are idle again
+    by the next issue, which `max(done, t)` already implies. Both the bank slot and the accumulator index of a product
     are a weight's term plus an activation's term, so each is computed once per operand.
     """
     pe_cols = own_cols.shape[0]

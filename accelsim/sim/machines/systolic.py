@@ -99,7 +99,7 @@ def systolic_cycles_reference(m, n, k, r, c, dataflow):
     return total - 1
 
 
-def layer_counts(layer, sample, arch, macs_effective, reference=False, output_nonzeros=None):
+def layer_counts(layer, sample, arch, macs_effective, reference=False):
     params, bits = arch.params, arch.arithmetic
     r, c, dataflow = params.rows, params.cols, params.dataflow
     m, n, k, groups = gemm_shape(layer)
