@@ -102,11 +102,14 @@ def write_results(table, path, meta):
     else:
         table.to_parquet(buffer, index=False)
     data = buffer.getvalue()
-    with atomic_file(path) as handle:
-        handle.write(data)
     meta = dict(meta, table_sha256=hashlib.sha256(data).hexdigest())
     meta.setdefault("accelsim_version", VERSION)
-    write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
+    # The sidecar lands just before the table: a kill between the two leaves no table
+    # without its sidecar (which a rerun would refuse to replace), at worst an old table
+    # whose sidecar no longer matches, which read_results refuses and a rerun replaces.
+    with atomic_file(path) as handle:
+        handle.write(data)
+        write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
     return path
 
 
