@@ -19,7 +19,7 @@ import pandas as pd
 from ..core.progress import no_progress
 from ..defaults import TOTAL_ROW
 from ..errors import AccelsimError
-from ..workload.macs import LayerMacs, layer_macs, nonzero_activations
+from ..workload.macs import LayerMacs, layer_macs
 from ..workload.trace import Layer, Trace, load_trace
 from .config import ArchConfig, load_arch
 from .energy import EnergyModel
@@ -92,16 +92,19 @@ def count_layers(arch, trace, reference=False, progress=None):
     machine = MACHINES[arch.machine]
     threshold = machine.activation_threshold(arch)
     progress = progress or no_progress
+    # Every layer's MACs and non-zero counts first: a machine that stores outputs compressed
+    # is told how many non-zeros the layer reading them takes in.
+    layers_macs = [layer_macs(layer, threshold) for layer in trace.layers]
     counted = []
     for index, layer in enumerate(progress(trace.layers, f"{arch.name} {trace.model}/{trace.variant}")):
-        macs = layer_macs(layer, threshold)
+        macs = layers_macs[index]
         reader = consumer(trace, index) if machine.compressed_outputs else None
         counts = []
         for s in range(layer.samples):
             extra = {}
             if machine.compressed_outputs:
-                extra["output_nonzeros"] = None if reader is None else int(np.count_nonzero(
-                    nonzero_activations(np.asarray(reader.activations[s]), threshold)))
+                extra["output_nonzeros"] = (
+                    None if reader is None else int(layers_macs[index + 1].activations_nonzero[s]))
             counts.append(machine.layer_counts(layer, s, arch, int(macs.macs_effective[s]),
                                                reference, **extra))
         counted.append(CountedLayer(layer, macs, tuple(counts)))

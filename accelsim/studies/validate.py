@@ -224,13 +224,11 @@ def scnn_checks(progress):
         figure_10[presets[preset]] = scnn.loc[TOTAL_ROW]
     # The sweep (the density-sweep preset's points): GoogLeNet's 54 inception layers at each
     # density, each density its own network, compared on the PE arrays' cycles.
-    sweep = {}
+    sweep_speed, sweep_energy = pd.Series(dtype=float), pd.Series(dtype=float)
     for density in progress(DENSITY_SWEEP, "scnn density sweep"):
         network = NetworkSpec(model="density-sweep", layers=inception_conv_specs((density,) * 2))
         layer_speed, layer_energy, _ = _scnn_over_dcnn(synthetic_trace(network), "cycles_compute")
-        sweep[density] = (layer_speed[TOTAL_ROW], layer_energy[TOTAL_ROW])
-    sweep_speed = pd.Series({d: v[0] for d, v in sweep.items()})
-    sweep_energy = pd.Series({d: v[1] for d, v in sweep.items()})
+        sweep_speed[density], sweep_energy[density] = layer_speed[TOTAL_ROW], layer_energy[TOTAL_ROW]
     densities = sweep_speed.index.to_numpy()
     # Where SCNN's speedup falls through 1, interpolated linearly between sweep points.
     above = np.flatnonzero(sweep_speed.to_numpy() >= 1.0)

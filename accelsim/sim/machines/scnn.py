@@ -94,6 +94,7 @@ import numpy as np
 
 from ...core.schema import spec
 from ...workload.macs import nonzero_activations
+from ..memory import total_capacity
 from .base import Machine
 from .counts import LayerCounts, bank_accesses, ceil_div, group_slices
 from .planar_tiling import PlanarTiling, output_owner, tile_bounds
@@ -260,21 +261,20 @@ def temporal_tiles(layer, nonzero, arch, output_entries):
     non-zeros with indices (placeholders, rare at these densities, left out). Each tile's
     outputs go to DRAM and come back as the next layer's input. If one output row per tile
     still overflows, that overflow is not modelled."""
-    p, bits = arch.params, arch.arithmetic
-    entry_bits = bits.activation_bits + p.index_bits
-    buffers = arch.memory.buffers
-    iaram = buffers["iaram"].capacity_bytes * arch.buffer_instances("iaram") * 8
-    oaram = buffers["oaram"].capacity_bytes * arch.buffer_instances("oaram") * 8
+    entry_bits = arch.arithmetic.activation_bits + arch.params.index_bits
+    iaram, oaram = (8 * total_capacity(arch, name) for name in ("iaram", "oaram"))
     out_h = layer.output_shape[1]
-    height = nonzero.shape[1]
     rows_before = np.concatenate([[0], np.cumsum(nonzero.sum(axis=(0, 2)))])
+
+    def fits(first, last):
+        top, bottom = _input_rows(layer, first, last, nonzero.shape[1])
+        return (ceil_div(output_entries * (last - first), out_h) * entry_bits <= oaram
+                and (rows_before[bottom] - rows_before[top]) * entry_bits <= iaram)
+
     for tiles in range(1, out_h + 1):
         size = ceil_div(out_h, tiles)
         bands = [(first, min(first + size, out_h)) for first in range(0, out_h, size)]
-        inputs = [np.subtract(*rows_before[list(_input_rows(layer, first, last, height))[::-1]])
-                  for first, last in bands]
-        if all(ceil_div(output_entries * (last - first), out_h) * entry_bits <= oaram
-               and needed * entry_bits <= iaram for (first, last), needed in zip(bands, inputs)):
+        if all(fits(*band) for band in bands):
             return bands
     return [(row, row + 1) for row in range(out_h)]
 
@@ -348,12 +348,13 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False, output_no
     weight_bits = bits.weight_bits + p.index_bits
     weight_bytes = ceil_div(totals["weight_entries"] * weight_bits, 8)
     input_bytes = ceil_div(totals["act_entries"] * entry_bits, 8)
-    tiles = [(weight_bytes, totals["cycles"])]
+    tiles, weight_footprint = [(weight_bytes, totals["cycles"])], weight_bytes
     if totals["bands"]:
         # Temporal tiles: each streams its weights and its input rows (halo included) from
         # DRAM; the input as the previous layer leaves it is the plane's non-zeros once.
         tiles = [(ceil_div(w * weight_bits, 8) + ceil_div(a * entry_bits, 8), c)
                  for w, a, c in totals["bands"]]
+        weight_footprint = max(ceil_div(w * weight_bits, 8) for w, _, _ in totals["bands"])
         input_bytes = ceil_div(int(np.count_nonzero(nonzero)) * entry_bits, 8)
     cycles, working = totals["cycles"], totals["working"]
     products = p.weights_per_vector * p.activations_per_vector
@@ -366,8 +367,7 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False, output_no
         actions=actions,
         tiles=tiles,
         lane_utilization=totals["mults"] / (pes * products * cycles) if cycles else 0.0,
-        weight_footprint={"weight_fifo": max(ceil_div(w * weight_bits, 8)
-                                             for w, _, _ in totals["bands"] or [(totals["weight_entries"], 0, 0)])},
+        weight_footprint={"weight_fifo": weight_footprint},
         input_footprint={"iaram": input_bytes},
         output_footprint={"oaram": ceil_div(output_entries * entry_bits, 8)},
         activations_via_dram=bool(totals["bands"]),

@@ -237,8 +237,9 @@ def scnn_group_cycles(w_starts, w_k, w_dy, w_dx, a_starts, a_y, a_x, channels, c
     A step issued while every bank is idle, whose weights sit in distinct banks and whose
     products all land on the plane (most steps), is priced with bit-sliced counters: only
     the banks it gives two or more products have `done` written; the others are idle again
-    by the next issue, which `max(done, t)` already implies. Both the bank slot and the accumulator index of a product
-    are a weight's term plus an activation's term, so each is computed once per operand.
+    by the next issue, which `max(done, t)` already implies. Both the bank slot and the
+    accumulator index of a product are a weight's term plus an activation's term, so each is
+    computed once per operand.
     """
     pe_cols = own_cols.shape[0]
     pes = (a_starts.shape[0] - 1) // (channels * classes)
