@@ -125,22 +125,26 @@ def test_the_last_write_is_part_of_the_inference():
 
 def test_a_temporally_tiled_layer_streams_its_input_in_its_tiles():
     from accelsim.sim.machines.counts import LayerCounts
-    from accelsim.sim.memory import layer_chunks, plan_network
+    from accelsim.sim.memory import layer_traffic, plan_network
     arch = arch_with("scnn")
 
-    def counts(via_dram, tiles):
+    def counts(via_dram, tiles, tile_input_bytes=()):
         return LayerCounts(cycles_compute=100, cycles_ideal=100, ops_executed=1, macs_effective=1,
                            mac_units=1, tiles=tiles, weight_footprint={"weight_fifo": 10},
                            input_footprint={"iaram": 100}, output_footprint={"oaram": 100},
-                           activations_via_dram=via_dram)
+                           activations_via_dram=via_dram, tile_input_bytes=list(tile_input_bytes))
 
-    network = [counts(False, [(10, 100)]), counts(True, [(60, 50), (60, 50)]),
+    network = [counts(False, [(10, 100)]), counts(True, [(10, 50), (10, 50)], [50, 50]),
                counts(False, [(10, 100)]), counts(False, [(10, 100)])]
     plans = plan_network(network, arch)
     # The tiled layer reads its input from DRAM, so its producer writes it there; its own
     # output goes to DRAM too; the layer after it is on chip again.
     assert [p.input_from_dram for p in plans] == [True, True, True, False]
     assert [p.write_bytes for p in plans] == [100, 100, 0, 100]
-    # Its input is inside its tiles' bytes (halo rows included): nothing added to the first.
-    assert layer_chunks(network[1], plans[1]) == [(60, 50), (60, 50)]
-    assert layer_chunks(network[2], plans[2])[0][0] == 10 + 100
+    # Its input rows (halo rows included) go with its tiles' weights: no separate input
+    # read, and its first tile waits for the write of its input.
+    tiled = layer_traffic(network[1], plans[1])
+    assert tiled.tiles == ((60, 50), (60, 50)) and tiled.input_bytes == 0
+    assert tiled.input_in_tiles and tiled.input_after_write
+    after = layer_traffic(network[2], plans[2])
+    assert after.tiles == ((10, 100),) and after.input_bytes == 100

@@ -316,8 +316,8 @@ def test_temporal_tiles_by_hand():
     # Each tile streams its weights (72 of 20 bits: 180 B) and its input rows: 3 at either
     # end, 4 between, 46 rows of 24 inputs of 20 bits (60 B a row): two rows per boundary
     # fetched twice.
-    assert [bytes_ for bytes_, _ in result.tiles] == [180 + 60 * rows for rows in
-                                                      [3] + [4] * 10 + [3]]
+    assert [bytes_ for bytes_, _ in result.tiles] == [180] * 12
+    assert result.tile_input_bytes == [60 * rows for rows in [3] + [4] * 10 + [3]]
     assert result.input_footprint == {"iaram": 24 * 60}
     untiled = counts("scnn", ARCH["scnn"], layer)
     assert untiled.figures["temporal_tiles"] == 1 and not untiled.activations_via_dram

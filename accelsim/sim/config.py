@@ -83,8 +83,17 @@ class Memory:
     dram_bandwidth_gb_s: float = spec(doc="DRAM bandwidth in GB/s", exclusive_minimum=0.0)
     dram_latency_ns: float = spec(100.0, doc="latency of a DRAM burst in ns", minimum=0.0)
     burst_bytes: int = spec(64, doc="DRAM transfer granularity in bytes", minimum=1)
+    outstanding_requests: int = spec(16, doc="burst requests the DMA engine keeps in flight: "
+                                     "a stream moves at min(bandwidth, requests x burst / "
+                                     "latency)", minimum=1)
     weights_resident: bool = spec(False, doc="weights stay on chip (loaded once, not per inference)")
+    placement: str = spec("in_order", doc="which layers' weights stay on chip when not all fit: "
+                          "in_order (network order) or benefit (most DRAM bytes saved per "
+                          "resident byte first)", choices=("in_order", "benefit"))
     double_buffering: bool = spec(True, doc="overlap the next tile's transfer with compute")
+    clock_gating_when_stalled: bool = spec(False, doc="a machine waiting for DRAM gates its "
+                                           "clock: it pays leakage only, no logic static or "
+                                           "clock power")
     buffers: dict[str, Buffer] = spec(doc="on-chip arrays by name", factory=dict)
 
 

@@ -18,7 +18,9 @@ Rules (also stated in arch_configs/energy/45nm.yaml):
   proportional to the bits moved, from the rf_access and dram_access entries.
 - Static energy: every bank's leakage, and the machine's logic static and
   clock power (`static_power`), times the layer's elapsed time (compute and
-  memory stalls).
+  memory stalls); with `memory.clock_gating_when_stalled` the logic static
+  and clock power stop while the machine waits for DRAM, and only the
+  leakage runs on.
 """
 
 import csv
@@ -150,15 +152,17 @@ class EnergyModel:
                               f"(needed by arch '{self.arch.name}')")
         return _loglog(points, bits)
 
-    def static_pj(self, cycles):
-        """Leakage of every bank and the logic static/clock power over `cycles` of the clock."""
-        microseconds = cycles / self.arch.clock_mhz
+    def static_pj(self, cycles, stall_cycles=0):
+        """Leakage of every bank over `cycles` of the clock, and the logic static/clock power
+        over them too, or only over the cycles not stalled when the clock is gated then."""
+        clocked = cycles - stall_cycles if self.arch.memory.clock_gating_when_stalled else cycles
         # mW x µs = nJ.
-        return {"leakage": self.leakage_mw * microseconds * 1e3,
-                "logic_static": self.static_mw * microseconds * 1e3}
+        return {"leakage": self.leakage_mw * cycles / self.arch.clock_mhz * 1e3,
+                "logic_static": self.static_mw * clocked / self.arch.clock_mhz * 1e3}
 
-    def price(self, actions, cycles):
-        """{component: pJ} for counted actions (see machines/counts.py) over `cycles`."""
+    def price(self, actions, cycles, stall_cycles=0):
+        """{component: pJ} for counted actions (see machines/counts.py) over `cycles`, of
+        which `stall_cycles` wait for DRAM."""
         energy = {"mac": 0.0, "rf": 0.0, "dram": 0.0}
         for action, amount in actions.items():
             kind, _, name = action.partition(":")
@@ -182,5 +186,5 @@ class EnergyModel:
                     f"{action!r}, which the energy model does not price (known: mac, mac_gated, "
                     f"rf, codebook, dram_read, dram_write, read:/write:<buffer> for buffers "
                     f"{', '.join(self.bank_pj)})")
-        energy.update(self.static_pj(cycles))
+        energy.update(self.static_pj(cycles, stall_cycles))
         return energy

@@ -25,7 +25,7 @@ from .config import ArchConfig, load_arch
 from .energy import EnergyModel
 from .machines import MACHINES
 from .machines.counts import LayerCounts
-from .memory import LayerPlan, layer_chunks, plan_network, run_memory_system
+from .memory import LayerPlan, layer_traffic, plan_network, run_memory_system
 
 ADDITIVE = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal", "cycles_compute",
             "cycles_memory_stall", "cycles_total", "latency_us", "dram_read_bytes",
@@ -130,11 +130,9 @@ def simulate_memory(arch, trace, counted):
     for sample in range(trace.samples):
         traffic = []
         for network in networks:
-            transfers = [(layer_chunks(counted[i].counts[sample], plans[i]), plans[i].write_bytes)
-                         for i in network]
+            transfers = [layer_traffic(counted[i].counts[sample], plans[i]) for i in network]
             traffic += zip(*run_memory_system(transfers, arch))
-        memory.append([LayerMemory(plan, *layer_traffic)
-                       for plan, layer_traffic in zip(plans, traffic)])
+        memory.append([LayerMemory(plan, *figures) for plan, figures in zip(plans, traffic)])
     return memory
 
 
@@ -142,7 +140,8 @@ def _layer_cost(counted, sample, memory, arch, energy):
     counts = counted.counts[sample]
     cycles_total = counts.cycles_compute + memory.stall_cycles
     priced = energy.price(dict(counts.actions, dram_read=8 * memory.dram_read_bytes,
-                               dram_write=8 * memory.dram_write_bytes), cycles_total)
+                               dram_write=8 * memory.dram_write_bytes), cycles_total,
+                          memory.stall_cycles)
     return LayerCost(counted.layer, sample, counted.macs.macs_dense, counted.macs.weight_density,
                      float(counted.macs.activation_density[sample]), counts, memory,
                      cycles_total, cycles_total / arch.clock_mhz, priced)

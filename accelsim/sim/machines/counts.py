@@ -34,9 +34,11 @@ class LayerCounts:
     weight_footprint: dict = field(default_factory=dict)
     input_footprint: dict = field(default_factory=dict)
     output_footprint: dict = field(default_factory=dict)
-    # Temporal tiling (SCNN): the layer reads its input from DRAM tile by tile, inside its
-    # `tiles` bytes (rows two tiles share fetched by both), and writes its output there.
+    # Temporal tiling (SCNN): the layer reads its input from DRAM tile by tile, these bytes
+    # per tile beside its weights (rows two tiles share fetched by both), and writes its
+    # output there.
     activations_via_dram: bool = False
+    tile_input_bytes: list = field(default_factory=list)
     # Machine-specific per-layer figures, each its own results column (Machine.figures).
     figures: dict = field(default_factory=dict)
 

@@ -349,11 +349,12 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False, output_no
     weight_bytes = ceil_div(totals["weight_entries"] * weight_bits, 8)
     input_bytes = ceil_div(totals["act_entries"] * entry_bits, 8)
     tiles, weight_footprint = [(weight_bytes, totals["cycles"])], weight_bytes
+    tile_input_bytes = []
     if totals["bands"]:
         # Temporal tiles: each streams its weights and its input rows (halo included) from
         # DRAM; the input as the previous layer leaves it is the plane's non-zeros once.
-        tiles = [(ceil_div(w * weight_bits, 8) + ceil_div(a * entry_bits, 8), c)
-                 for w, a, c in totals["bands"]]
+        tiles = [(ceil_div(w * weight_bits, 8), c) for w, _, c in totals["bands"]]
+        tile_input_bytes = [ceil_div(a * entry_bits, 8) for _, a, _ in totals["bands"]]
         weight_footprint = max(ceil_div(w * weight_bits, 8) for w, _, _ in totals["bands"])
         input_bytes = ceil_div(int(np.count_nonzero(nonzero)) * entry_bits, 8)
     cycles, working = totals["cycles"], totals["working"]
@@ -366,6 +367,7 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False, output_no
         mac_units=pes * products,
         actions=actions,
         tiles=tiles,
+        tile_input_bytes=tile_input_bytes,
         lane_utilization=totals["mults"] / (pes * products * cycles) if cycles else 0.0,
         weight_footprint={"weight_fifo": weight_footprint},
         input_footprint={"iaram": input_bytes},
