@@ -11,7 +11,7 @@ from conftest import ROOT, random_conv_layer, random_linear_layer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from accelsim import Trace, load_arch
+from accelsim import Layer, Trace, load_arch
 from accelsim.sim.machines import MACHINES
 from accelsim.sim.machines.counts import LayerCounts
 from accelsim.sim.memory import (
@@ -89,6 +89,35 @@ def test_a_temporally_tiled_layer_waits_for_its_input_to_be_written():
     a = traffic([(6400, 200)], write_bytes=6400)
     b = traffic([(3200, 10), (3200, 10)], after_write=True, in_tiles=True)
     assert stalls([a, b]) == [100, 600 - 300 - 20]
+
+
+def test_a_tiled_layer_whose_first_tiles_are_empty_still_waits_for_its_input():
+    a = traffic([(6400, 200)], write_bytes=6400)
+    b = traffic([(0, 0), (3200, 10), (3200, 10)], after_write=True, in_tiles=True)
+    assert stalls([a, b]) == [100, 600 - 300 - 20]
+
+
+def test_without_double_buffering_compute_waits_for_its_first_round_on_a_shared_channel():
+    arch = load_arch(ROOT / "arch_configs" / "systolic.yaml",
+                     {**ROUND, "memory.double_buffering": False})
+    # Layer a computes 101-102 (its 64 B in at 100-101), then writes 12800 B (200 cycles
+    # alone). Layer b's weights, requested when a's tile finished (102), come from 202 and
+    # share the channel with the write: in at 402. b computes 402-502.
+    stall = stalls([traffic([(64, 1)], write_bytes=12800), traffic([(6400, 100)])], arch)
+    assert stall == [101, 502 - 102 - 100]
+
+
+def test_a_traffic_list_the_simulator_never_builds_is_refused_not_miscounted():
+    assert run_memory_system([], ARCH) == ([], [], [])
+    with pytest.raises(ValueError, match="staging_bytes"):
+        run_memory_system([traffic([(6400, 50)], staging=0)], ARCH)
+
+
+@pytest.mark.parametrize("machine", sorted(MACHINES))
+def test_a_layer_with_no_weights_to_stream_runs_on_every_machine(machine):
+    weight, acts = np.zeros((4, 8), np.float16), np.ones((1, 8), np.float16)
+    row = simulate(machine, Trace([Layer("zeros", "linear", weight, acts)])).iloc[0]
+    assert row.cycles_total >= row.cycles_compute and row.dram_read_bytes >= 16
 
 
 def test_the_last_write_ends_the_inference():

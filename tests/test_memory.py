@@ -140,11 +140,13 @@ def test_a_temporally_tiled_layer_streams_its_input_in_its_tiles():
     # The tiled layer reads its input from DRAM, so its producer writes it there; its own
     # output goes to DRAM too; the layer after it is on chip again.
     assert [p.input_from_dram for p in plans] == [True, True, True, False]
-    assert [p.write_bytes for p in plans] == [100, 100, 0, 100]
+    assert [p.output_to_dram for p in plans] == [True, True, False, True]
+    assert [layer_traffic(c, p, reader).write_bytes for c, p, reader in
+            zip(network, plans, network[1:] + [None])] == [100, 100, 0, 100]
     # Its input rows (halo rows included) go with its tiles' weights: no separate input
     # read, and its first tile waits for the write of its input.
-    tiled = layer_traffic(network[1], plans[1])
+    tiled = layer_traffic(network[1], plans[1], network[2])
     assert tiled.tiles == ((60, 50), (60, 50)) and tiled.input_bytes == 0
     assert tiled.input_in_tiles and tiled.input_after_write
-    after = layer_traffic(network[2], plans[2])
+    after = layer_traffic(network[2], plans[2], network[3])
     assert after.tiles == ((10, 100),) and after.input_bytes == 100

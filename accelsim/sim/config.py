@@ -21,6 +21,7 @@ from ..core.schema import build, set_dotted, spec, to_plain
 from ..errors import ConfigError
 from .energy import bank_figures, memory_table
 from .machines import MACHINES
+from .memory import PLACEMENTS
 
 # The machine configs shipped with accelsim: the repository's arch_configs/, linked into
 # the package (accelsim/arch_configs) so that an installed copy carries them as package data.
@@ -89,7 +90,7 @@ class Memory:
     weights_resident: bool = spec(False, doc="weights stay on chip (loaded once, not per inference)")
     placement: str = spec("in_order", doc="which layers' weights stay on chip when not all fit: "
                           "in_order (network order) or benefit (most DRAM bytes saved per "
-                          "resident byte first)", choices=("in_order", "benefit"))
+                          "resident byte first)", choices=PLACEMENTS)
     double_buffering: bool = spec(True, doc="overlap the next tile's transfer with compute")
     clock_gating_when_stalled: bool = spec(False, doc="a machine waiting for DRAM gates its "
                                            "clock: it pays leakage only, no logic static or "

@@ -36,16 +36,18 @@ controller:
   law a stream moves at R = min(bandwidth, outstanding x burst / latency)
   bytes per cycle once its first burst is in: a stream pays the latency
   once. Transfers are whole bursts. Reads and write-backs share R as a
-  fluid processor-sharing server: the transfers under way split it equally,
-  so neither blocks the other beyond its share of the bandwidth, and the
-  channel is never idle while one waits. Writes are posted: a write is done
-  when its last byte has left the chip.
+  fluid processor-sharing server: the transfers under way split it max-min
+  fairly, so neither blocks the other beyond its share of the bandwidth,
+  and the channel is never idle while one waits (but for the rest of the
+  cycle in which a transfer ends). Writes are posted: a write is done when
+  its last byte has left the chip.
 - The weight stream. Streamed tiles (their weight bytes, and a temporally
   tiled layer's input rows) are read in execution order, one stream for the
   whole inference, into the staging area: a FIFO that may run ahead of
-  compute by at most its size, across tiles and layers. A tile's first
-  staging area's worth is requested once the FIFO has room for it, the rest
-  once compute on the tile has begun to make room. The staging area is
+  compute by at most its size, across tiles and layers. Once the FIFO has
+  room for a tile's first byte, what it has room for then comes at once
+  (whole bursts, at least one); the rest is requested as compute makes room
+  and paced at the tile's own rate. The staging area is
   sized in the machine's footprint units (per instance); a layer's stream
   holds staging / footprint of its bytes, so a buffer whose every instance
   holds the same broadcast weights (SCNN, DCNN) stages one instance's worth.
@@ -59,17 +61,22 @@ controller:
 - Compute. A tile starts when the previous tile has finished and its first
   bytes (and, for a layer's first tile, its input's first bytes) have
   arrived; it consumes them at its own rate and never runs ahead of them:
-  it ends at max(start + its cycles, the arrival of its last byte).
+  it ends at max(start + its cycles, the arrival of its last byte). A
+  layer's first tile also ends no earlier than its whole input read, as a
+  dense machine's first pass reads all of the input.
 Arrivals and consumption inside a tile are taken as straight lines, so
 everything is closed form per tile (the staging limit is enforced where a
 tile's consumption starts and at its last byte): SimPy sees a handful of
 events per tile, never per burst, and a layer's time does not depend on how
-its bytes are cut up.
+its streamed bytes are cut up, beyond a staging area's transfer per cut
+(tests/test_dma.py).
 - Without `double_buffering` the staging area is filled, then computed on,
-  then refilled: a tile's transfer is requested when the previous tile has
-  finished, and a tile larger than the staging area takes
-  ceil(bytes / staging) rounds of transfer then compute, each round paying
-  the latency (its bytes are booked on the channel at once).
+  then refilled: a tile's transfer is requested when the previous streamed
+  tile has finished, and a tile larger than the staging area takes
+  ceil(bytes / staging) rounds of transfer then compute; compute starts
+  when the first round is in, and each later round adds the latency and its
+  uncontended transfer time (the rounds' bytes are booked on the channel at
+  once).
 Waiting for data is a memory stall, charged to the layer that waits; the
 tail of the last write is charged to the last layer, because the inference
 ends when its output is in DRAM.
@@ -122,7 +129,7 @@ class LayerPlan:
     # Staging over the layer's per-instance weight footprint: the share of its streamed bytes
     # the staging area holds ahead of compute (at least 1 when the layer fits it whole).
     staging_share: float
-    write_bytes: int     # written to DRAM after the layer (the next input, or the result)
+    output_to_dram: bool     # it writes the next layer's input, or the result, to DRAM
     input_after_write: bool  # the input read waits for the previous layer's write
 
 
@@ -186,31 +193,32 @@ def plan_network(layer_counts, arch):
         for index, counts in enumerate(layer_counts)]
     plans = []
     for index, counts in enumerate(layer_counts):
-        if index + 1 == len(layer_counts):
-            write = sum(counts.output_footprint.values())
-        elif from_dram[index + 1]:
-            write = sum(layer_counts[index + 1].input_footprint.values())
-        else:
-            write = 0
         footprint = sum(counts.weight_footprint.values())
         share = (sum(staging[b] for b in counts.weight_footprint) / footprint
                  if footprint else math.inf)
-        plans.append(LayerPlan(resident[index], from_dram[index], share, write,
+        last = index + 1 == len(layer_counts)
+        plans.append(LayerPlan(resident[index], from_dram[index], share,
+                               output_to_dram=last or from_dram[index + 1],
                                input_after_write=from_dram[index] and index > 0))
     return plans
 
 
-def layer_traffic(counts, plan):
-    """One layer's LayerTraffic on one sample, from its counts and its plan."""
+def layer_traffic(counts, plan, reader=None):
+    """One layer's LayerTraffic on one sample, from its counts and its plan; `reader`: the
+    next layer's counts on the same sample (None for the last), whose input it writes."""
     inputs = counts.tile_input_bytes or [0] * len(counts.tiles)
     tiles = tuple(((0 if plan.weights_on_chip else b) + rows, c)
                   for (b, c), rows in zip(counts.tiles, inputs))
     streamed = sum(b for b, _ in tiles)
-    staging = streamed if math.isinf(plan.staging_share) else max(
-        1, math.floor(plan.staging_share * streamed))
+    staging = max(1, streamed if math.isinf(plan.staging_share)
+                  else math.floor(plan.staging_share * streamed))
     input_bytes = (sum(counts.input_footprint.values())
                    if plan.input_from_dram and not counts.activations_via_dram else 0)
-    return LayerTraffic(tiles, staging, input_bytes, plan.write_bytes, plan.input_after_write,
+    write_bytes = 0
+    if plan.output_to_dram:
+        written = counts.output_footprint if reader is None else reader.input_footprint
+        write_bytes = sum(written.values())
+    return LayerTraffic(tiles, staging, input_bytes, write_bytes, plan.input_after_write,
                         counts.activations_via_dram)
 
 
@@ -224,7 +232,7 @@ class _Tile:
     first: bool = False   # the layer's first tile
     last: bool = False    # the layer's last tile
     start: int = 0        # compute start
-    data_start: int = 0   # first byte in
+    data_start: int = 0   # first byte in (without double buffering: its first round in)
     data_end: int = 0     # last byte in
 
 
@@ -236,8 +244,9 @@ class _Channel:
     """The shared DRAM channel as a fluid processor-sharing server: the transfers under way
     split R max-min fairly (a transfer paced below its share, such as a stream that compute
     drains slowly, leaves the rest to the others), so no read or write blocks another beyond
-    its share of the bandwidth. A transfer ends at the first whole cycle after its last
-    byte."""
+    its share of the bandwidth. A transfer ends at the first whole cycle after its last byte
+    (the rest of that cycle is lost to the others), and a paced transfer slowed by others
+    does not catch up later."""
 
     def __init__(self, env, arch):
         self.env, self.arch = env, arch
@@ -247,17 +256,17 @@ class _Channel:
         self.generation = 0
 
     def transfer(self, num_bytes, least_cycles=0):
-        """Process: `num_bytes` moved from now on, over at least `least_cycles`; returns its
-        (first, end) cycles."""
-        first = self.env.now
+        """Process: `num_bytes` moved from now on, over at least `least_cycles`; returns the
+        cycle it ends."""
         work = transfer_cycles(num_bytes, self.arch)
         if work:
             self._advance()
             done = self.env.event()
-            self.active[done] = [Fraction(work), min(Fraction(1), Fraction(work, max(1, least_cycles)))]
+            self.active[done] = [Fraction(work),
+                                 min(Fraction(1), Fraction(work, max(1, least_cycles)))]
             self._reschedule()
             yield done
-        return first, self.env.now
+        return self.env.now
 
     def _advance(self):
         elapsed = self.env.now - self.updated
@@ -266,6 +275,8 @@ class _Channel:
         self.updated = self.env.now
 
     def _reschedule(self):
+        # Each arrival and each end changes every rate: the wake-up set before is left in
+        # SimPy's queue and ignored when it fires (its generation is stale).
         self.generation += 1
         self.rates, left = {}, Fraction(1)
         paced_first = sorted(self.active.items(), key=lambda item: item[1][1])
@@ -280,7 +291,7 @@ class _Channel:
 
     def _finish(self, generation):
         if generation != self.generation:
-            return  # an arrival has rescheduled since
+            return
         self._advance()
         for done, (left, _) in list(self.active.items()):
             if left <= 0:
@@ -289,160 +300,210 @@ class _Channel:
         self._reschedule()
 
 
-def run_memory_system(layers, arch):
-    """layers: LayerTraffic per layer of one network, in order. Per layer: memory-stall
-    cycles, DRAM bytes read and DRAM bytes written, for one inference."""
-    env = simpy.Environment()
-    channel = _Channel(env, arch)
-    latency = latency_cycles(arch)
-    double, burst = arch.memory.double_buffering, arch.memory.burst_bytes
-    tiles, position = [], 0
-    for index, layer in enumerate(layers):
-        # A layer with nothing to compute still takes part: a tile of no bytes and no cycles.
-        parts = [_Tile(index, b, c, layer.staging_bytes) for b, c in layer.tiles or [(0, 0)]]
-        parts[0].first, parts[-1].last = True, True
-        for tile in parts:
-            tile.position, position = position, position + tile.read_bytes
-        tiles += parts
-    streamed = [i for i, tile in enumerate(tiles) if tile.read_bytes]
-    positions = [tiles[i].position for i in streamed]
-    started = {i: env.event() for i in streamed}    # its first byte's cycle is known
-    arrived = {i: env.event() for i in streamed}    # its last byte's cycle is known
-    computing = [env.event() for _ in tiles]        # its compute start is known
-    finished = [env.event() for _ in tiles]
-    input_started = {i: env.event() for i, layer in enumerate(layers) if layer.input_bytes}
-    input_done = {i: env.event() for i in input_started}
-    written = {i: env.event() for i, layer in enumerate(layers) if layer.write_bytes}
-    layer_done = [env.event() for _ in layers]
-    stall, read, write = [0] * len(layers), [0] * len(layers), [0] * len(layers)
+class _Inference:
+    """One inference through the memory system: SimPy processes for the weight stream, each
+    input read, each write-back and compute, sharing one channel."""
 
-    def producer_written(index):
+    def __init__(self, layers, arch):
+        self.layers, self.arch = layers, arch
+        self.env = simpy.Environment()
+        self.channel = _Channel(self.env, arch)
+        self.latency = latency_cycles(arch)
+        self.double = arch.memory.double_buffering
+        self.tiles, position = [], 0
+        for index, layer in enumerate(layers):
+            # A layer with nothing to compute still takes part: a tile of no bytes or cycles.
+            parts = [_Tile(index, b, c, layer.staging_bytes) for b, c in layer.tiles or [(0, 0)]]
+            parts[0].first, parts[-1].last = True, True
+            for tile in parts:
+                tile.position, position = position, position + tile.read_bytes
+            self.tiles += parts
+        event = self.env.event
+        self.streamed = [i for i, tile in enumerate(self.tiles) if tile.read_bytes]
+        self.positions = [self.tiles[i].position for i in self.streamed]
+        self.started = {i: event() for i in self.streamed}  # its data_start is known
+        self.arrived = {i: event() for i in self.streamed}  # its data_end is known
+        self.computing = [event() for _ in self.tiles]     # its start is known
+        self.finished = [event() for _ in self.tiles]
+        self.input_started = {i: event() for i, layer in enumerate(layers) if layer.input_bytes}
+        self.input_done = {i: event() for i in self.input_started}
+        self.written = {i: event() for i, layer in enumerate(layers) if layer.write_bytes}
+        self.layer_done = [event() for _ in layers]
+        self.stall, self.read, self.write = ([0] * len(layers) for _ in range(3))
+
+    def run(self):
+        for index in self.input_started:
+            self.env.process(self.input_read(index))
+        for index in self.written:
+            self.env.process(self.write_back(index))
+        self.env.process(self.weight_stream())
+        self.env.process(self.compute())
+        self.env.run()
+        if not self.finished[-1].triggered:
+            raise RuntimeError("memory system: the inference did not finish (a deadlock)")
+        return self.stall, self.read, self.write
+
+    def producer_written(self, index):
         """The write this layer's input waits for, or None."""
-        if layers[index].input_after_write and index - 1 in written:
-            return written[index - 1]
+        if self.layers[index].input_after_write and index - 1 in self.written:
+            return self.written[index - 1]
         return None
 
-    def consumed(count):
-        """Cycle by which compute has consumed the stream's first `count` bytes."""
+    def consumed(self, count):
+        """Process: the cycle by which compute has consumed the stream's first `count`
+        bytes."""
         if count <= 0:
             return 0
-        holder = streamed[bisect.bisect_left(positions, count) - 1]
-        yield computing[holder]
-        tile = tiles[holder]
+        holder = self.streamed[bisect.bisect_left(self.positions, count) - 1]
+        yield self.computing[holder]
+        tile = self.tiles[holder]
         done = count - tile.position
         return max(tile.start + _ceil_div(tile.cycles * done, tile.read_bytes),
                    tile.data_start + _ceil_div((tile.data_end - tile.data_start) * done,
                                                tile.read_bytes))
 
-    def room_for_last_byte(i):
-        """Earliest cycle tile i's last byte can be in: byte z waits for byte z - staging to be
-        consumed, and the bytes after it follow at R at best. Consumption is linear inside a
-        tile, so the bound is tightest at the end or where a tile's consumption starts."""
-        tile = tiles[i]
+    def unconsumed_before(self, k):
+        """Stream bytes before the k-th streamed tile not consumed by now (up to a staging
+        area's worth: enough to size what may come)."""
+        now, waiting = self.env.now, 0
+        for j in reversed(self.streamed[:k]):
+            tile = self.tiles[j]
+            done = 0
+            if self.computing[j].triggered:
+                done = tile.read_bytes
+                if tile.cycles and now < tile.start + tile.cycles:
+                    done = min(done, tile.read_bytes * (now - tile.start) // tile.cycles)
+                if now < tile.data_end:
+                    done = min(done, tile.read_bytes * (now - tile.data_start)
+                               // (tile.data_end - tile.data_start))
+            waiting += tile.read_bytes - max(0, done)
+            if done >= tile.read_bytes or waiting >= self.tiles[self.streamed[k]].staging:
+                break
+        return waiting
+
+    def room_for_last_byte(self, i):
+        """Process: the earliest cycle tile i's last byte can be in: byte z waits for byte
+        z - staging to be consumed, and the bytes after it follow at R at best. Consumption
+        is linear inside a tile, so the bound is tightest at the end or where a tile's
+        consumption starts."""
+        tile = self.tiles[i]
         last = tile.position + tile.read_bytes - tile.staging
         if last <= 0:
             return 0
         if last > tile.position:  # the byte to wait for is this tile's own
-            yield computing[i]
+            yield self.computing[i]
             end = tile.start + _ceil_div(tile.cycles * (last - tile.position), tile.read_bytes)
         else:
-            end = yield from consumed(last)
+            end = yield from self.consumed(last)
         first = tile.position + 1 - tile.staging
-        for k in range(bisect.bisect_left(positions, first), bisect.bisect_right(positions, last)):
-            yield computing[streamed[k]]
-            end = max(end, tiles[streamed[k]].start
-                      + transfer_cycles(last - positions[k], arch))
+        for k in range(bisect.bisect_left(self.positions, first),
+                       bisect.bisect_right(self.positions, last)):
+            yield self.computing[self.streamed[k]]
+            end = max(end, self.tiles[self.streamed[k]].start
+                      + transfer_cycles(last - self.positions[k], self.arch))
         return end
 
-    def weight_stream():
-        previous_end = latency  # the stream's first burst pays the latency
-        for k, i in enumerate(streamed):
-            tile = tiles[i]
+    def weight_stream(self):
+        env, burst = self.env, self.arch.memory.burst_bytes
+        previous_end, waited = self.latency, set()  # the first burst pays the latency
+        for k, i in enumerate(self.streamed):
+            tile = self.tiles[i]
             ready = previous_end
-            in_tiles = tile.first and layers[tile.layer].input_in_tiles
-            waits_for = producer_written(tile.layer) if in_tiles else None
+            waits_for = None
+            if self.layers[tile.layer].input_in_tiles and tile.layer not in waited:
+                waited.add(tile.layer)
+                waits_for = self.producer_written(tile.layer)
             if waits_for is not None:
                 yield waits_for
-                ready = max(ready, env.now + latency)
-            if double:
+                ready = max(ready, env.now + self.latency)
+            if self.double:
                 # Room for its first byte: the byte `staging` before it must have been consumed.
-                ready = max(ready, (yield from consumed(tile.position + 1 - tile.staging)))
+                ready = max(ready, (yield from self.consumed(tile.position + 1 - tile.staging)))
             elif k:
-                yield finished[streamed[k - 1]]
-                ready = max(ready, env.now + latency)
+                yield self.finished[self.streamed[k - 1]]
+                ready = max(ready, env.now + self.latency)
             yield env.timeout(max(0, ready - env.now))
             tile.data_start = env.now
-            started[i].succeed()
-            # Double-buffered, a staging area's worth (in whole bursts, at least one) comes at
-            # once and the rest as compute on the tile makes room.
-            ahead = tile.read_bytes
-            if double:
-                ahead = min(ahead, max(burst, tile.staging // burst * burst))
-            _, tile.data_end = yield from channel.transfer(ahead)
-            if ahead < tile.read_bytes:
-                # Paced by compute: it frees the room at its own rate.
-                yield computing[i]
+            if self.double:
+                # What the FIFO has room for now comes at once (whole bursts, at least one);
+                # the rest as compute makes room, at the tile's own pace.
+                room = tile.staging - self.unconsumed_before(k)
+                ahead = min(tile.read_bytes, max(burst, room // burst * burst))
+                self.started[i].succeed()
+                tile.data_end = yield from self.channel.transfer(ahead)
                 rest = tile.read_bytes - ahead
-                _, tile.data_end = yield from channel.transfer(
-                    rest, _ceil_div(tile.cycles * rest, tile.read_bytes))
-            read[tile.layer] += tile.read_bytes
-            if double:
-                tile.data_end = max(tile.data_end, (yield from room_for_last_byte(i)))
-            arrived[i].succeed()
+                if rest:
+                    room_made = yield from self.consumed(tile.position + ahead + 1 - tile.staging)
+                    yield env.timeout(max(0, room_made - env.now))
+                    tile.data_end = yield from self.channel.transfer(
+                        rest, _ceil_div(tile.cycles * rest, tile.read_bytes))
+                tile.data_end = max(tile.data_end, (yield from self.room_for_last_byte(i)))
+            else:
+                # Filled, then computed on, in rounds of the staging area: compute starts
+                # when the first round is in; the others are booked on the channel at once.
+                rounds = _ceil_div(tile.read_bytes, tile.staging)
+                first_round = _ceil_div(tile.read_bytes, rounds)
+                tile.data_start = yield from self.channel.transfer(first_round)
+                self.started[i].succeed()
+                tile.data_end = yield from self.channel.transfer(tile.read_bytes - first_round)
+            self.read[tile.layer] += tile.read_bytes
+            self.arrived[i].succeed()
             previous_end = tile.data_end
 
-    def input_read(index):
-        waits_for = producer_written(index)
+    def input_read(self, index):
+        waits_for = self.producer_written(index)
         if waits_for is not None:
             yield waits_for
-        yield env.timeout(latency)
-        input_started[index].succeed(env.now)
-        _, end = yield from channel.transfer(layers[index].input_bytes)
-        read[index] += layers[index].input_bytes
-        input_done[index].succeed(end)
+        yield self.env.timeout(self.latency)
+        self.input_started[index].succeed(self.env.now)
+        end = yield from self.channel.transfer(self.layers[index].input_bytes)
+        self.read[index] += self.layers[index].input_bytes
+        self.input_done[index].succeed(end)
 
-    def write_back(index):
-        yield layer_done[index]
-        yield from channel.transfer(layers[index].write_bytes)
-        write[index] += layers[index].write_bytes
-        written[index].succeed()
+    def write_back(self, index):
+        yield self.layer_done[index]
+        yield from self.channel.transfer(self.layers[index].write_bytes)
+        self.write[index] += self.layers[index].write_bytes
+        self.written[index].succeed()
 
-    def compute():
-        clock = 0  # when the previous tile finished
-        for i, tile in enumerate(tiles):
-            reads_input = tile.first and tile.layer in input_started
-            input_first = (yield input_started[tile.layer]) if reads_input else 0
+    def compute(self):
+        env, clock = self.env, 0  # when the previous tile finished
+        for i, tile in enumerate(self.tiles):
+            reads_input = tile.first and tile.layer in self.input_started
+            if reads_input:
+                yield self.input_started[tile.layer]
             if tile.read_bytes:
-                yield started[i]
-            rounds, round_transfer = 1, 0
-            if not double and tile.read_bytes:
+                yield self.started[i]  # its first bytes (first round) are in
+            tile.start = env.now
+            self.computing[i].succeed()
+            end = tile.start + tile.cycles
+            if tile.read_bytes and not self.double:
                 rounds = _ceil_div(tile.read_bytes, tile.staging)
-                round_transfer = transfer_cycles(_ceil_div(tile.read_bytes, rounds), arch)
-            tile.start = max(env.now, clock, tile.data_start + round_transfer, input_first)
-            yield env.timeout(tile.start - env.now)
-            computing[i].succeed()
-            end = tile.start + tile.cycles + (rounds - 1) * (latency + round_transfer)
+                round_transfer = transfer_cycles(_ceil_div(tile.read_bytes, rounds), self.arch)
+                end += (rounds - 1) * (self.latency + round_transfer)
             if tile.read_bytes:
-                yield arrived[i]
+                yield self.arrived[i]
                 end = max(end, tile.data_end)
             if reads_input:
-                end = max(end, (yield input_done[tile.layer]))
-            stall[tile.layer] += end - clock - tile.cycles
+                # A layer's first tile reads all of its input, as a dense machine's first pass
+                # does: it cannot end before the input read has.
+                end = max(end, (yield self.input_done[tile.layer]))
+            self.stall[tile.layer] += end - clock - tile.cycles
             yield env.timeout(end - env.now)
             clock = end
-            finished[i].succeed()
+            self.finished[i].succeed()
             if tile.last:
-                layer_done[tile.layer].succeed()
-        if written:
-            yield simpy.AllOf(env, list(written.values()))
-        stall[-1] += env.now - clock
+                self.layer_done[tile.layer].succeed()
+        if self.written:
+            yield simpy.AllOf(env, list(self.written.values()))
+        self.stall[-1] += env.now - clock
 
-    for index in input_started:
-        env.process(input_read(index))
-    for index in written:
-        env.process(write_back(index))
-    env.process(weight_stream())
-    env.process(compute())
-    env.run()
-    return stall, read, write
 
+def run_memory_system(layers, arch):
+    """layers: LayerTraffic per layer of one network, in order. Per layer: memory-stall
+    cycles, DRAM bytes read and DRAM bytes written, for one inference."""
+    if not layers:
+        return [], [], []
+    if any(layer.staging_bytes < 1 for layer in layers):
+        raise ValueError("a layer's staging_bytes must be at least 1")
+    return _Inference(layers, arch).run()

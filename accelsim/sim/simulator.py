@@ -130,7 +130,9 @@ def simulate_memory(arch, trace, counted):
     for sample in range(trace.samples):
         traffic = []
         for network in networks:
-            transfers = [layer_traffic(counted[i].counts[sample], plans[i]) for i in network]
+            transfers = [layer_traffic(counted[i].counts[sample], plans[i],
+                                       counted[i + 1].counts[sample] if i != network[-1] else None)
+                         for i in network]
             traffic += zip(*run_memory_system(transfers, arch))
         memory.append([LayerMemory(plan, *figures) for plan, figures in zip(plans, traffic)])
     return memory
