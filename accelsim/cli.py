@@ -465,7 +465,7 @@ accelsim simulate --arch dense --arch my_configs/cnvlutin-8lanes.yaml \\
             option("--per-sample", action="store_true",
                    help="one row per sample instead of the per-inference average"),
             NO_VERIFY)),
-        Command("train", "train a model, or prune a trained one (wp, jp, static-act)", """
+        Command("train", "train a model, or prune a trained one (wp, wp-mac, jp, static-act)", """
 accelsim train --model mlp3 --method dense --out checkpoints/mlp3-dense.pt
 accelsim train --model mlp3 --method jp --from checkpoints/mlp3-dense.pt --out checkpoints/mlp3-jp.pt
 accelsim train --model mlp3 --method wp --from checkpoints/mlp3-dense.pt --weight-budget 0.1 \\

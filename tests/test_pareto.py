@@ -24,8 +24,14 @@ EIE = str(BUNDLED_CONFIGS / "eie.yaml")
 def test_every_ladder_goes_from_mild_to_aggressive_in_at_least_six_steps():
     for method, ladder in LADDERS.items():
         assert len(ladder.budgets) >= 6, method
-    assert list(LADDERS["wp"].budgets) == sorted(LADDERS["wp"].budgets, reverse=True)
+    for budgeted in ("wp", "wp-mac"):
+        assert list(LADDERS[budgeted].budgets) == sorted(LADDERS[budgeted].budgets, reverse=True)
     assert list(LADDERS["jp"].budgets) == sorted(LADDERS["jp"].budgets)
+
+
+def test_every_training_method_that_prunes_has_a_ladder():
+    from accelsim.training.methods import METHODS
+    assert {name for name, method in METHODS.items() if method.prunes} == set(LADDERS)
 
 
 def test_front_keeps_only_points_no_cheaper_point_beats():

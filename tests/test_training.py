@@ -121,6 +121,27 @@ def test_budget_allocation_meets_the_budget():
     assert chosen["b"] <= chosen["a"]  # the insensitive layer is pruned first
 
 
+def test_wp_mac_budgets_macs_where_wp_budgets_weights():
+    """On LeNet-4 fc1 holds 96 % of the weights and conv2 75 % of the MACs: with every layer
+    equally insensitive, wp cuts fc1 first and wp-mac conv2, each meeting its own budget."""
+    from accelsim.training.methods import _weight_targets
+    from accelsim.training.models import build_model, count_dense_macs, input_shape
+
+    model = build_model("lenet4")
+    layers = dict(maskable_layers(model))
+    flat = {name: {d: 0.99 for d in (1.0, 0.5, 0.2, 0.1, 0.05)} for name in layers}
+    tables = {"weight": {"baseline": 0.99, "accuracy": flat}}
+    config = TrainConfig(model="lenet4", method="wp", weight_budget=0.2)
+    by_weights = _weight_targets(model, None, config, {}, tables, None, "weights")
+    by_macs = _weight_targets(model, None, config, {}, tables, None, "macs")
+    weights = {n: m.weight.numel() for n, m in layers.items()}
+    macs = count_dense_macs(model, input_shape("lenet4"))
+    kept = lambda sizes, chosen: sum(sizes[n] * chosen[n] for n in sizes) / sum(sizes.values())  # noqa: E731
+    assert kept(weights, by_weights) <= 0.2 and kept(macs, by_macs) <= 0.2
+    assert by_macs["conv2"] < by_weights["conv2"] and by_macs["fc1"] > by_weights["fc1"]
+    assert kept(macs, by_weights) > 0.5  # wp at 20 % of the weights keeps most MACs
+
+
 def test_train_trace_inspect_end_to_end(dense_checkpoint, tmp_path, capsys):
     path, _ = dense_checkpoint
     jp = tmp_path / "mlp3-jp.pt"

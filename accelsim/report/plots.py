@@ -19,11 +19,12 @@ from ..core.files import atomic_file
 from ..defaults import TOTAL_ROW
 from .summary import summarize
 
-VARIANT_COLORS = {"dense": "#7f7f7f", "wp": "#1f77b4", "jp": "#d62728", "static-act": "#2ca02c",
-                  "synthetic": "#9467bd"}
+VARIANT_COLORS = {"dense": "#7f7f7f", "wp": "#1f77b4", "wp-mac": "#17becf", "jp": "#d62728",
+                  "static-act": "#2ca02c", "synthetic": "#9467bd"}
 # tab10's colours that no variant above uses.
-OTHER_VARIANT_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#bcbd22", "#17becf")
-VARIANT_HATCHES = {"dense": "", "wp": "//", "jp": "..", "static-act": "xx", "synthetic": "\\\\"}
+OTHER_VARIANT_COLORS = ("#ff7f0e", "#8c564b", "#e377c2", "#bcbd22")
+VARIANT_HATCHES = {"dense": "", "wp": "//", "wp-mac": "--", "jp": "..", "static-act": "xx",
+                   "synthetic": "\\\\"}
 FIXED_COMPONENT_COLORS = {"mac": "#d62728", "rf": "#ff7f0e", "dram": "#2f2f2f",
                           "leakage": "#bcbd22", "logic_static": "#8c564b"}
 # Applied with matplotlib.rc_context while figures are made and saved, and restored after.

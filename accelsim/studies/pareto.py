@@ -12,13 +12,15 @@ Written under OUT:
   train_seconds.
 - iso_accuracy.csv: at the dense accuracy minus 0.1, 0.3 and 1.0 points, each method's
   MAC %, latency and energy per machine on its Pareto front (see `cost_at_accuracy`),
-  and the WP/JP ratio; "not reached" where a method's front never gets that accurate.
+  and the WP/JP and wp-mac/JP ratios; "not reached" where a method's front never gets
+  that accurate.
 - plots/: accuracy against MAC %, and against latency and energy per machine, each
   method's Pareto front drawn as a line (PNG and SVG).
 
 The ladders, mild to aggressive (`budget` is the knob each method is swept along):
 - wp: `weight_budget`, the fraction of all weights kept, allocated greedily from the
   weight sensitivity: 0.5, 0.3, 0.2, 0.12, 0.08, 0.05, 0.03.
+- wp-mac: the same budgets, as fractions of the dense MACs (weight side) kept.
 - jp and static-act: a scale on both tolerances of the sensitivity analysis (at 1,
   TrainConfig's weight_tolerance and activation_tolerance): 0.25, 0.5, 1, 2, 4, 8.
   JP's MACs fall with its winner rates and weight densities together, and the two
@@ -82,6 +84,8 @@ TOLERANCE_LADDER = Ladder("tolerance scale", (0.25, 0.5, 1, 2, 4, 8), _scaled_to
 LADDERS = {
     "wp": Ladder("weight budget", (0.5, 0.3, 0.2, 0.12, 0.08, 0.05, 0.03),
                  lambda budget: {"weight_budget": budget}),
+    "wp-mac": Ladder("MAC budget", (0.5, 0.3, 0.2, 0.12, 0.08, 0.05, 0.03),
+                     lambda budget: {"weight_budget": budget}),
     "jp": TOLERANCE_LADDER,
     "static-act": TOLERANCE_LADDER,
 }
@@ -114,7 +118,7 @@ class ParetoResult:
     table     one row per point (dense and each method's budgets): accuracy, weight,
               activation and MAC percentages, and cycles, latency and energy per machine
     iso       the iso-accuracy table: each method's cost at the dense accuracy minus 0.1,
-              0.3 and 1.0 pp, and the WP/JP ratio
+              0.3 and 1.0 pp, and the WP/JP and wp-mac/JP ratios
     plots     the figure files written (PNG and SVG)
     computed  the names of the points this run (re)computed; the others were reused
     """
@@ -299,7 +303,8 @@ def cost_at_accuracy(front, cost, target):
 
 
 def iso_accuracy(table, archs):
-    """One row per (accuracy drop, metric): each method's cost at that accuracy, and WP/JP."""
+    """One row per (accuracy drop, metric): each method's cost at that accuracy, and WP/JP
+    and wp-mac/JP."""
     dense_accuracy = float(table.loc[table["method"] == "dense", "accuracy_percent"].iloc[0])
     methods = [m for m in dict.fromkeys(table["method"]) if m != "dense"]
     metrics = ["mac_percent"] + [f"{kind}_{arch}" for arch in archs
@@ -318,10 +323,12 @@ def iso_accuracy(table, archs):
                 row[method] = values[method] if values[method] is not None else "not reached"
                 if how == "cheapest point":
                     bounds.append(method)
-            if "wp" in values and "jp" in values:
-                row["wp/jp"] = (values["wp"] / values["jp"]
-                                if values["wp"] is not None and values["jp"] is not None
-                                else "not reached")
+            for opponent in ("wp", "wp-mac"):
+                if opponent in values and "jp" in values:
+                    row[f"{opponent}/jp"] = (
+                        values[opponent] / values["jp"]
+                        if values[opponent] is not None and values["jp"] is not None
+                        else "not reached")
             # These methods' values are their cheapest point's: upper bounds.
             row["upper_bound_for"] = ",".join(bounds)
             rows.append(row)
@@ -330,7 +337,7 @@ def iso_accuracy(table, archs):
 
 # ---------------------------------------------------------------- plots
 
-MARKERS = {"wp": "s", "jp": "o", "static-act": "^"}
+MARKERS = {"wp": "s", "wp-mac": "D", "jp": "o", "static-act": "^"}
 
 
 def _front_panel(ax, table, cost, xlabel):

@@ -1,4 +1,4 @@
-"""Training and pruning: dense, WP (Han et al.), JP (JPnet) and static-act.
+"""Training and pruning: dense, WP (Han et al.) and wp-mac, JP (JPnet) and static-act.
 
 - dense: Adam, cross-entropy, step learning-rate decay.
 - Sensitivity analysis (validation split only): prune one layer at a time,
@@ -11,6 +11,12 @@
 - wp: weight sensitivity picks the densities; then `prune_steps` rounds of
   magnitude pruning towards them (geometric schedule), each followed by
   retraining with the masks fixed (`epochs` shared out over the rounds).
+- wp-mac: wp whose `weight_budget` counts MACs, not weights: the greedy
+  allocation keeps that fraction of the network's dense MACs on the weight
+  side (each layer's density x its dense MACs), removing the most MACs per
+  point of accuracy lost. It prunes where the MACs are (LeNet-4's conv2:
+  75 % of the MACs, 6 % of the weights), the fairer opponent on machines
+  whose time follows MACs; wp prunes where the weights are.
 - jp: activation sensitivity picks each masked layer's winner rate; weight
   sensitivity the densities, reached through L1 regularization plus threshold
   pruning into static masks during the first `prune_fraction` of fine-tuning
@@ -279,12 +285,16 @@ def sensitivity_tables(config, start_from, progress=None):
                                     progress)}
 
 
-def _weight_targets(model, data, config, sensitivity, tables, progress):
+def _weight_targets(model, data, config, sensitivity, tables, progress, budget_counts="weights"):
+    """Per layer, the weight density to prune to. budget_counts: what `weight_budget` is a
+    fraction of, "weights" or "macs" (each layer's dense MACs)."""
     _check_names(config.weight_densities, model, "weight densities")
     measured = _measured(tables, "weight", model, data, weight_sensitivity, progress)
     baseline, table = measured["baseline"], measured["accuracy"]
     if config.weight_budget is not None:
-        sizes = {n: m.weight.numel() for n, m in maskable_layers(model)}
+        sizes = ({n: m.weight.numel() for n, m in maskable_layers(model)}
+                 if budget_counts == "weights"
+                 else count_dense_macs(model, input_shape(config.model)))
         chosen = choose_by_budget(table, baseline, sizes, config.weight_budget)
     else:
         chosen = choose_by_tolerance(table, baseline, config.weight_tolerance,
@@ -293,9 +303,11 @@ def _weight_targets(model, data, config, sensitivity, tables, progress):
     return {**chosen, **config.weight_densities}
 
 
-def _train_wp(model, data, config, history, sensitivity, tables, progress):
+def _train_wp(model, data, config, history, sensitivity, tables, progress,
+              budget_counts="weights"):
     attach_weight_masks(model)
-    targets = _weight_targets(model, data, config, sensitivity, tables, progress)
+    targets = _weight_targets(model, data, config, sensitivity, tables, progress,
+                              budget_counts)
     layers = dict(maskable_layers(model))
     for step in range(1, config.prune_steps + 1):
         for name, target in targets.items():
@@ -365,6 +377,7 @@ class Method:
 METHODS = {
     "dense": Method(_train_dense, prunes=False, epochs=12),
     "wp": Method(_train_wp, prunes=True, epochs=12),
+    "wp-mac": Method(functools.partial(_train_wp, budget_counts="macs"), prunes=True, epochs=12),
     "jp": Method(functools.partial(_train_joint, static=False), prunes=True, epochs=20),
     "static-act": Method(functools.partial(_train_joint, static=True), prunes=True, epochs=20),
 }

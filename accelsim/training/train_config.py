@@ -56,8 +56,8 @@ class TrainConfig:
     activation_tolerance: float = spec(0.005, doc="the same for activation masks",
                                        **NON_NEGATIVE)
     weight_budget: Optional[float] = spec(
-        None, doc="instead of weight_tolerance: keep this fraction of all weights, allocated "
-        "greedily", **FRACTION)
+        None, doc="instead of weight_tolerance: keep this fraction of all weights (wp-mac: of "
+        "all dense MACs, on the weight side), allocated greedily", **FRACTION)
     winner_rates: dict[str, float] = spec(
         doc="override the activation winner rates, e.g. fc2=0.12,fc3=0.25", factory=dict,
         **FRACTION)
