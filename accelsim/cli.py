@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .core.progress import tqdm_progress
-from .defaults import DEMO_ARCHS, QUICK_SAMPLES, QUICK_TEXT, SAMPLES, TOTAL_ROW
+from .defaults import DEMO_ARCHS, QUICK_SAMPLES, QUICK_TEXT, SAMPLES, SEEDS, TOTAL_ROW
 from .errors import AccelsimError
 
 
@@ -265,17 +265,19 @@ def cmd_pareto(args):
     methods = _comma_list(args.methods) if args.methods else list(LADDERS)
     result = run_pareto(args.model, methods, args.out, archs=args.arch, scheduler=args.scheduler,
                         workers=args.workers, samples=_samples(args), quick=args.quick,
-                        progress=tqdm_progress, command=args.command_line)
-    columns = ["method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
-               "mac_percent"]
-    with pd.option_context("display.width", 200, "display.max_columns", 20):
-        print(result.table[columns].round(3).to_string(index=False))
-        print("\niso-accuracy (cost at the dense accuracy minus drop_pp, on each method's front):")
+                        progress=tqdm_progress, command=args.command_line, seeds=args.seeds)
+    columns = ["method", "budget", "seeds", "accuracy_percent_mean", "accuracy_percent_std",
+               "weight_percent", "activation_percent", "mac_percent"]
+    with pd.option_context("display.width", 250, "display.max_columns", 40):
+        print(result.summary[columns].round(3).to_string(index=False))
+        print("\niso-accuracy (median over seeds of the cost at each seed's dense accuracy minus "
+              "drop_pp, on its fronts; ratios with a 95 % bootstrap interval over seeds):")
         print(result.iso.round(4).to_string(index=False))
     out = Path(args.out)
-    print(f"\n{len(result.computed)} point(s) computed, {len(result.table) - len(result.computed)} "
-          f"reused; done in {time.time() - started:.0f} s. Wrote {out / 'pareto.csv'}, "
-          f"{out / 'iso_accuracy.csv'} and {len(result.plots)} plot files in {out / 'plots'}")
+    print(f"\n{len(result.computed)} job(s) computed, the rest reused; done in "
+          f"{time.time() - started:.0f} s. Wrote {out / 'pareto.csv'}, "
+          f"{out / 'pareto_summary.csv'}, {out / 'iso_accuracy.csv'} and {len(result.plots)} "
+          f"plot files in {out / 'plots'}")
 
 
 def cmd_demo(args):
@@ -533,7 +535,7 @@ accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786""", 
 accelsim pareto --model mlp3 --methods wp,jp,static-act --out results/pareto-mlp3
 accelsim pareto --model lenet4 --methods wp,jp --arch eie \\
     --workers 2 --out results/pareto-lenet4
-accelsim pareto --model mlp3 --quick --out /tmp/pareto-smoke""", cmd_pareto, (
+accelsim pareto --model mlp3 --quick --seeds 2 --out /tmp/pareto-smoke""", cmd_pareto, (
             model_option(),
             option("--methods", help="comma-separated methods that have a ladder in "
                    "the pareto study (default: all of them)"),
@@ -541,6 +543,9 @@ accelsim pareto --model mlp3 --quick --out /tmp/pareto-smoke""", cmd_pareto, (
             arch_option(required=False, default="every bundled config, see accelsim config "
                         "--list"),
             SCHEDULER, WORKERS, samples_option(QUICK_SAMPLES_HELP),
+            option("--seeds", type=int, default=SEEDS, help="independent runs of the whole "
+                   f"study, each from its own dense model (default {SEEDS}): the iso-accuracy "
+                   "ratios get a bootstrap interval over them"),
             option("--quick", action="store_true", help=f"smoke run: {QUICK_TEXT}, each "
                    f"ladder's two ends, {QUICK_SAMPLES} test images per trace"))),
         Command("validate", "run the machine models on the published reference points and "

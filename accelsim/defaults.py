@@ -4,6 +4,8 @@ VERSION = "0.1.0"  # accelsim's (pyproject.toml reads it from here)
 
 SAMPLES = 64  # test images per trace (trace --checkpoint, demo, pareto)
 QUICK_SAMPLES = 8  # the same with --quick
+# `pareto`: each seed its own dense model and points, so a win must hold across them.
+SEEDS = 3
 
 # Smoke runs (tests, `demo --quick`, `pareto --quick`): TrainConfig fields for 400 images
 # per split and one epoch per phase.

@@ -91,7 +91,7 @@ def commands(alexnet, work):
                    "--limit", "2000", "--validation", "500", "--out", work / "m.pt"],
                   [(work / "m.pt", check_checkpoint)]),
         "pareto": (["pareto", "--model", "mlp3", "--methods", "wp", "--quick", "--samples", "4",
-                    "--workers", "1", "--arch", ROOT / "arch_configs" / "dense.yaml",
+                    "--seeds", "2", "--workers", "1", "--arch", ROOT / "arch_configs" / "dense.yaml",
                     "--out", work / "p"],
                    [(work / "p" / "pareto.csv", check_table)]),
     }

@@ -50,7 +50,7 @@ def test_cost_at_accuracy_interpolates_bounds_and_says_not_reached():
 
 def test_iso_table_gives_each_method_and_the_wp_jp_ratio():
     table = pd.DataFrame({
-        "model": "m", "method": ["dense", "wp", "wp", "jp", "jp"],
+        "model": "m", "method": ["dense", "wp", "wp", "jp", "jp"], "seed": 0,
         "accuracy_percent": [99.0, 98.9, 97.0, 99.1, 98.95],
         "mac_percent": [100.0, 8.0, 2.0, 4.0, 1.0],
         "latency_us_eie": [10.0, 2.0, 1.0, 3.0, 1.5], "energy_uj_eie": [5.0, 1.0, 0.5, 1.0, 0.9]})
@@ -58,13 +58,14 @@ def test_iso_table_gives_each_method_and_the_wp_jp_ratio():
     assert len(iso) == 3 * 3 and not iso.isna().any().any()
     row = iso[(iso["drop_pp"] == 0.1) & (iso["metric"] == "mac_percent")].iloc[0]
     assert (row["wp"], row["jp"], row["wp/jp"]) == pytest.approx((8.0, 1.0, 8.0))
+    assert row["wp/jp verdict"] == "not distinguishable"  # one seed proves nothing
     assert row["upper_bound_for"] == "jp"  # jp's cheapest point is above the target already
     latency = iso[(iso["drop_pp"] == 0.1) & (iso["metric"] == "latency_us_eie")].iloc[0]
     assert latency["jp"] == pytest.approx(1.5)  # the latency front has its own points
 
 
 def test_iso_table_says_not_reached():
-    table = pd.DataFrame({"model": "m", "method": ["dense", "wp", "jp"],
+    table = pd.DataFrame({"model": "m", "method": ["dense", "wp", "jp"], "seed": 0,
                           "accuracy_percent": [99.0, 97.0, 98.95], "mac_percent": [100.0, 5.0, 2.0]})
     iso = iso_accuracy(table, [])
     row = iso[iso["drop_pp"] == 0.3].iloc[0]
@@ -76,26 +77,28 @@ def test_quick_study_resumes_and_redoes_points_whose_dense_model_changed(tmp_pat
     for method, budget in (("wp", 0.1), ("jp", 2)):  # one point each: seconds, not minutes
         monkeypatch.setitem(LADDERS, method, pareto.Ladder(LADDERS[method].knob, (budget,),
                                                            LADDERS[method].settings))
-    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=1)
+    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=1, seeds=1)
     first = run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs)
     table = first.table
     assert list(table.columns) == [
-        "model", "method", "budget", "accuracy_percent", "weight_percent", "activation_percent",
-        "mac_percent", "cycles_eie", "latency_us_eie", "energy_uj_eie", "train_seconds"]
+        "model", "method", "budget", "seed", "accuracy_percent", "weight_percent",
+        "activation_percent", "mac_percent", "cycles_eie", "latency_us_eie", "energy_uj_eie",
+        "train_seconds"]
     assert table["method"].tolist() == ["dense", "wp", "jp"]
     assert table["mac_percent"].iloc[1:].lt(table["mac_percent"].iloc[0]).all()
-    assert len(first.computed) == 3
+    assert len(first.computed) == 1 + 3  # the seed's dense model, then its points
     assert {p.name for p in first.plots} >= {"accuracy_vs_macs.png", "accuracy_vs_cost_eie.svg"}
     assert (tmp_path / "pareto.csv").is_file() and (tmp_path / "iso_accuracy.csv").is_file()
     assert set(first.iso["metric"]) == {"mac_percent", "latency_us_eie", "energy_uj_eie"}
 
     assert run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs).computed == []
 
-    # Another dense model at the same path: every point's input changed.
+    # Another dense model at the same path: every point's input changed, and so did the
+    # sensitivity tables, which belong to the checkpoint they were measured on.
     dense = next((tmp_path / "checkpoints").glob("mlp3-dense-*.pt"))
     other = TrainConfig(model="mlp3", method="dense", epochs=1, limit=400, validation=400, seed=1)
     save_checkpoint(train(other), dense)
-    assert len(run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs).computed) == 3
+    assert len(run_pareto("mlp3", ["wp", "jp"], tmp_path, **kwargs).computed) == 1 + 3
 
 
 def test_a_changed_default_renames_the_points_it_changes(monkeypatch):
@@ -146,9 +149,31 @@ def test_worker_processes_and_a_dask_cluster_give_the_same_study(tmp_path, monke
     for method, budget in (("wp", 0.1), ("jp", 2)):
         monkeypatch.setitem(LADDERS, method, pareto.Ladder(LADDERS[method].knob, (budget,),
                                                            LADDERS[method].settings))
-    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=2)
+    kwargs = dict(archs=[EIE], samples=4, quick=True, workers=2, seeds=1)
     processes = run_pareto("mlp3", ["wp", "jp"], tmp_path / "processes", **kwargs).table
     dask = run_pareto("mlp3", ["wp", "jp"], tmp_path / "dask", scheduler="local", **kwargs).table
     figures = [c for c in processes.columns if c != "train_seconds"]
     pd.testing.assert_frame_equal(processes[figures], dask[figures])
     assert processes["method"].tolist() == ["dense", "wp", "jp"]
+
+
+@pytest.mark.slow
+def test_a_two_seed_study_end_to_end(tmp_path, capsys):
+    """Each seed its own dense model and points; one row per point and seed, a summary per
+    point, iso-accuracy ratios with intervals and verdicts, plots with the spread."""
+    assert main(["pareto", "--model", "mlp3", "--methods", "wp,wp-mac,jp", "--quick",
+                 "--seeds", "2", "--arch", EIE, "--samples", "4", "--workers", "2",
+                 "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "pareto.csv")
+    assert table.groupby(["method", "budget"], dropna=False)["seed"].nunique().eq(2).all()
+    assert table[table["method"] == "dense"]["accuracy_percent"].nunique() == 2
+    summary = pd.read_csv(tmp_path / "pareto_summary.csv")
+    assert len(summary) == 1 + 3 * 2 and summary["seeds"].eq(2).all()
+    assert (summary["accuracy_percent_min"] <= summary["accuracy_percent_mean"]).all()
+    iso = pd.read_csv(tmp_path / "iso_accuracy.csv")
+    for name in ("wp/jp", "wp-mac/jp"):
+        assert {f"{name} low", f"{name} high", f"{name} p", f"{name} verdict"} <= set(iso)
+        assert set(iso[f"{name} verdict"]) <= {"not distinguishable", "not reached"}  # 2 seeds
+    assert (tmp_path / "plots" / "accuracy_vs_macs.png").is_file()
+    assert run_pareto("mlp3", ["wp", "wp-mac", "jp"], tmp_path, archs=[EIE], samples=4,
+                      quick=True, workers=2, seeds=2).computed == []
