@@ -330,6 +330,7 @@ class _Inference:
         self.written = {i: event() for i, layer in enumerate(layers) if layer.write_bytes}
         self.layer_done = [event() for _ in layers]
         self.stall, self.read, self.write = ([0] * len(layers) for _ in range(3))
+        self.fully_consumed = 0  # streamed tiles before it are consumed whole
 
     def run(self):
         for index in self.input_started:
@@ -362,24 +363,31 @@ class _Inference:
                    tile.data_start + _ceil_div((tile.data_end - tile.data_start) * done,
                                                tile.read_bytes))
 
+    def consumed_bytes(self, j):
+        """Bytes of streamed tile j that compute has consumed by now."""
+        tile, now = self.tiles[j], self.env.now
+        if not self.computing[j].triggered:
+            return 0
+        done = tile.read_bytes
+        if tile.cycles and now < tile.start + tile.cycles:
+            done = min(done, tile.read_bytes * (now - tile.start) // tile.cycles)
+        if now < tile.data_end:
+            done = min(done, tile.read_bytes * (now - tile.data_start)
+                       // (tile.data_end - tile.data_start))
+        return max(0, done)
+
     def unconsumed_before(self, k):
-        """Stream bytes before the k-th streamed tile not consumed by now (up to a staging
-        area's worth: enough to size what may come)."""
-        now, waiting = self.env.now, 0
-        for j in reversed(self.streamed[:k]):
-            tile = self.tiles[j]
-            done = 0
-            if self.computing[j].triggered:
-                done = tile.read_bytes
-                if tile.cycles and now < tile.start + tile.cycles:
-                    done = min(done, tile.read_bytes * (now - tile.start) // tile.cycles)
-                if now < tile.data_end:
-                    done = min(done, tile.read_bytes * (now - tile.data_start)
-                               // (tile.data_end - tile.data_start))
-            waiting += tile.read_bytes - max(0, done)
-            if done >= tile.read_bytes or waiting >= self.tiles[self.streamed[k]].staging:
-                break
-        return waiting
+        """Stream bytes before the k-th streamed tile not consumed by now. Tiles are consumed
+        in order and time only moves on, so the first tile not yet consumed whole is only
+        ever looked for from the last one found."""
+        while (self.fully_consumed < k and self.consumed_bytes(self.streamed[self.fully_consumed])
+               == self.tiles[self.streamed[self.fully_consumed]].read_bytes):
+            self.fully_consumed += 1
+        if self.fully_consumed >= k:
+            return 0
+        oldest = self.streamed[self.fully_consumed]
+        return (self.tiles[self.streamed[k]].position - self.tiles[oldest].position
+                - self.consumed_bytes(oldest))
 
     def room_for_last_byte(self, i):
         """Process: the earliest cycle tile i's last byte can be in: byte z waits for byte
