@@ -83,19 +83,22 @@ def cmd_synth(args):
 
 
 def cmd_export(args):
-    from .core.files import write_text_atomic
-    from .report.results import check_output_file
+    from .report.results import check_output_file, check_replaceable, write_marked
     from .workload.topology import topology_text
     from .workload.trace import load_trace
 
-    if Path(args.out).exists() and not args.force:
-        raise AccelsimError(f"{args.out} already exists (pass --force to replace it)")
-    check_output_file(args.out, "topology")
+    out = check_output_file(args.out, "topology")
+    if out.exists() and not args.force:
+        raise AccelsimError(f"{out} already exists (pass --force to replace it)")
+    if out.resolve().is_relative_to(Path(args.trace).resolve()):
+        raise AccelsimError(f"topology {out}: is inside the trace {args.trace} it is exported "
+                            "from; choose a path outside it")
+    check_replaceable(out, "topology")  # --force replaces an export, never a user's file
     trace = load_trace(args.trace, verify=not args.no_verify)
     text = topology_text(trace, densities=args.densities, split_groups=args.split_groups)
-    write_text_atomic(args.out, text)
-    print(f"wrote {args.out}: {len(text.splitlines()) - 1} layer rows in SCALE-Sim's conv form"
-          + (" with measured densities" if args.densities else ""))
+    write_marked(out, text.encode(), {"command": args.command_line, "trace": str(args.trace)})
+    print(f"wrote {out} (and {out.name}.meta.json): {len(text.splitlines()) - 1} layer rows "
+          "in SCALE-Sim's conv form" + (" with measured densities" if args.densities else ""))
 
 
 def cmd_inspect(args):
@@ -305,19 +308,23 @@ def cmd_demo(args):
 
 
 def cmd_validate(args):
-    from .core.files import atomic_file
-    from .report.results import check_output_directory, check_results_path, write_results
+    from .report.plots import save_figure
+    from .report.results import (
+        check_output_directory,
+        check_replaceable,
+        check_results_path,
+        write_results,
+    )
     from .studies.validate import format_table, run_validation, validation_figure
 
     out = Path(args.out)
     check_output_directory(out, "output directory")  # before a minute of simulation
     check_results_path(out / "validation.csv")
+    for suffix in (".png", ".svg"):
+        check_replaceable(out / f"validation{suffix}", "figure")
     table, curves = run_validation(progress=tqdm_progress)
     write_results(table, out / "validation.csv", {"command": args.command_line})
-    figure = validation_figure(table, curves)
-    for suffix in ("png", "svg"):
-        with atomic_file(out / f"validation.{suffix}") as handle:
-            figure.savefig(handle, format=suffix)
+    save_figure(validation_figure(table, curves), out / "validation")
     print(format_table(table))
     failed = table[table["status"] == "FAIL"]
     print(f"\n{(table['status'] == 'PASS').sum()} PASS, {len(failed)} FAIL "

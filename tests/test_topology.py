@@ -149,17 +149,6 @@ def test_export_refuses_what_scalesim_cannot_express(tmp_path, capsys, layer, me
     assert not (tmp_path / "t.csv").exists()
 
 
-def test_export_replaces_a_file_only_with_force(tmp_path, capsys):
-    save_trace(Trace([random_linear_layer(np.random.default_rng(0))]), tmp_path / "t")
-    out = tmp_path / "net.csv"
-    out.write_text("mine\n")
-    args = ["export", "--format", "scalesim", str(tmp_path / "t"), "--out", str(out)]
-    assert main(args) == 2 and "already exists" in capsys.readouterr().err
-    assert out.read_text() == "mine\n"
-    assert main(args + ["--force"]) == 0
-    assert out.read_text().startswith("Layer name, IFMAP Height")
-
-
 CONV = HEADER.replace(" Weight density, Activation density,", "\n")
 
 

@@ -5,6 +5,10 @@ directory (so the final rename stays on one file system) and renamed into
 place only once it is whole. The temporary name carries the writer's process
 id: the next write to the same destination removes what a killed writer left
 (its process is gone), and never touches a live writer's files.
+
+What lands carries the permissions of a plain `open` or `mkdir` under the
+process's umask, not the private 0600/0700 of the temporary it was staged in:
+colleagues on a shared machine read results as they read any other file.
 """
 
 import contextlib
@@ -61,6 +65,35 @@ def remove_leftovers(path):
                         leftover.unlink()
 
 
+def _umask():
+    """The process's umask, read without changing it where the system says it (Linux)."""
+    with contextlib.suppress(OSError, ValueError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    mask = os.umask(0o022)  # elsewhere: read by setting, and put back at once
+    os.umask(mask)
+    return mask
+
+
+def _as_if_created(path, directory):
+    """Give a staged temporary the mode `open`/`mkdir` would have given it."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
+def can_write_in(directory):
+    """Whether a file can really be created in `directory` (a write, not os.access: that
+    says yes to root on a read-only mount)."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".accelsim-write-check-", dir=directory)
+    except OSError:
+        return False
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(name)
+    return True
+
+
 def _temporary_prefix(path, kind):
     return f".{path.name}.{kind}-{os.getpid()}-"
 
@@ -85,6 +118,7 @@ def atomic_directory(path, overwrite=False, replaceable=None):
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path, "partial"), dir=path.parent))
     try:
+        _as_if_created(staging, directory=True)
         yield staging
         if path.exists():
             # Move the old copy aside first: a crash between the two renames
@@ -110,6 +144,7 @@ def atomic_file(path, mode="wb"):
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=_temporary_prefix(path, "partial"), dir=path.parent)
     try:
+        _as_if_created(tmp_name, directory=False)
         with os.fdopen(fd, mode) as handle:
             yield handle
             handle.flush()

@@ -17,6 +17,7 @@ from matplotlib.patches import Rectangle
 
 from ..core.files import atomic_file
 from ..defaults import TOTAL_ROW
+from .results import FIGURE_MARK, check_replaceable
 from .summary import summarize
 
 VARIANT_COLORS = {"dense": "#7f7f7f", "wp": "#1f77b4", "wp-mac": "#17becf", "jp": "#d62728",
@@ -210,12 +211,13 @@ def all_figures(table):
 
 
 def save_figure(fig, path_stem):
-    paths = []
-    for suffix in (".png", ".svg"):
-        path = Path(f"{path_stem}{suffix}")
+    """PNG and SVG, each marked as accelsim's in its metadata: only a file with that mark is
+    ever replaced (a user's own figure of the same name is refused)."""
+    paths = [check_replaceable(Path(f"{path_stem}{suffix}"), "figure") for suffix in (".png", ".svg")]
+    for path in paths:
+        mark = {"Software" if path.suffix == ".png" else "Creator": FIGURE_MARK}
         with atomic_file(path) as handle, matplotlib.rc_context(STYLE):
-            fig.savefig(handle, format=suffix[1:])
-        paths.append(path)
+            fig.savefig(handle, format=path.suffix[1:], metadata=mark)
     return paths
 
 

@@ -11,7 +11,7 @@ between the two renames, or a table copied without its sidecar's run).
 import hashlib
 import io
 import json
-import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Union
@@ -19,7 +19,7 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-from ..core.files import atomic_file, write_text_atomic
+from ..core.files import atomic_file, can_write_in, write_text_atomic
 from ..core.inputs import load_json
 from ..defaults import VERSION
 from ..errors import AccelsimError
@@ -68,18 +68,54 @@ def _check_writable_ancestor(path, what, shown_as):
         ancestor = ancestor.parent
     if not ancestor.is_dir():
         raise AccelsimError(f"{what} {shown_as}: {ancestor} is a file, not a directory")
-    if not os.access(ancestor, os.W_OK | os.X_OK):
+    if not can_write_in(ancestor):
         raise AccelsimError(f"{what} {shown_as}: {ancestor} is not writable")
     return path
 
 
+# Figures carry their writer in their own metadata (PNG tEXt "Software", SVG dc:creator),
+# written by report.plots.save_figure; tables and topologies carry it in their sidecar.
+FIGURE_MARK = f"accelsim {VERSION}"
+_FIGURE_SIGNS = {".png": re.compile(rb"tEXtSoftware\x00accelsim "),
+                 ".svg": re.compile(rb"<dc:creator>\s*<cc:Agent>\s*<dc:title>accelsim ")}
+
+
 def written_by_accelsim(path):
-    """Whether the table at `path` has the sidecar accelsim writes beside its tables."""
+    """Whether the file at `path` is one accelsim wrote: a figure with accelsim's mark in
+    its metadata, or a table or topology with the sidecar accelsim writes beside them."""
+    path = Path(path)
+    if path.suffix in _FIGURE_SIGNS:
+        try:
+            with open(path, "rb") as handle:
+                head = handle.read(1 << 16)
+        except OSError:
+            return False
+        return bool(_FIGURE_SIGNS[path.suffix].search(head))
     try:
         meta = json.loads(sidecar_path(path).read_text())
     except (OSError, ValueError):
         return False
     return isinstance(meta, dict) and "accelsim_version" in meta
+
+
+def check_replaceable(path, what):
+    """`path` is new, or a file accelsim wrote (so replacing it loses nothing of the user's)."""
+    path = Path(path)
+    if path.is_symlink() or (path.exists() and not written_by_accelsim(path)):
+        raise AccelsimError(f"{what} {path}: exists and accelsim did not write it; remove it "
+                            "or choose another path")
+    return path
+
+
+def check_figure_directory(path, what="plot directory"):
+    """Before any work: figures can be written in `path`, and every figure already there is
+    accelsim's own (a rerun replaces those; a user's own figure is never touched)."""
+    path = check_output_directory(path, what)
+    if path.is_dir():
+        for existing in sorted(path.iterdir()):
+            if existing.suffix in _FIGURE_SIGNS:
+                check_replaceable(existing, f"{what} {path}: figure")
+    return path
 
 
 def check_results_path(path):
@@ -88,10 +124,21 @@ def check_results_path(path):
     if path.suffix not in FORMATS:
         raise AccelsimError(f"results file {path}: suffix must be one of {', '.join(FORMATS)}")
     check_output_file(path, "results file")
-    if path.exists() and not written_by_accelsim(path):
-        raise AccelsimError(f"results file {path}: exists and accelsim did not write it (no "
-                            "sidecar); remove it or choose another path")
-    return path
+    return check_replaceable(path, "results file")
+
+
+def write_marked(path, data, meta):
+    """Write `data` (bytes) to `path` with its provenance sidecar, the mark that lets a later
+    run replace it."""
+    meta = dict(meta, table_sha256=hashlib.sha256(data).hexdigest())
+    meta.setdefault("accelsim_version", VERSION)
+    # The sidecar lands just before the table: a kill between the two leaves no table
+    # without its sidecar (which a rerun would refuse to replace), at worst an old table
+    # whose sidecar no longer matches, which read_results refuses and a rerun replaces.
+    with atomic_file(path) as handle:
+        handle.write(data)
+        write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
+    return Path(path)
 
 
 def write_results(table, path, meta):
@@ -101,16 +148,7 @@ def write_results(table, path, meta):
         buffer.write(table.to_csv(index=False).encode())
     else:
         table.to_parquet(buffer, index=False)
-    data = buffer.getvalue()
-    meta = dict(meta, table_sha256=hashlib.sha256(data).hexdigest())
-    meta.setdefault("accelsim_version", VERSION)
-    # The sidecar lands just before the table: a kill between the two leaves no table
-    # without its sidecar (which a rerun would refuse to replace), at worst an old table
-    # whose sidecar no longer matches, which read_results refuses and a rerun replaces.
-    with atomic_file(path) as handle:
-        handle.write(data)
-        write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
-    return path
+    return write_marked(path, buffer.getvalue(), meta)
 
 
 def read_results(path: Union[str, Path], required: Sequence[str] = ()) -> pd.DataFrame:

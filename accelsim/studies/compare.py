@@ -16,6 +16,7 @@ from ..core.progress import Progress
 from ..defaults import QUICK_TRAINING, SAMPLES, TOTAL_ROW
 from ..errors import AccelsimError
 from ..report.results import (
+    check_figure_directory,
     check_figures,
     check_output_directory,
     check_results_path,
@@ -117,6 +118,7 @@ def check_report_paths(out_dir):
     check_output_directory(out_dir, "output directory")
     for name in REPORT_TABLES:
         check_results_path(Path(out_dir) / name)
+    check_figure_directory(Path(out_dir) / "plots")
 
 
 def compare(archs: Sequence[Union[ArchConfig, str, Path]], traces: Sequence[Union[Trace, str, Path]],
@@ -144,7 +146,7 @@ def plot_results(results_path, out_dir):
     from ..sim.machines import MACHINES
     from ..sim.simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, figure_columns
 
-    check_output_directory(out_dir, "plot directory")
+    check_figure_directory(out_dir)
     table = read_results(results_path, required=COLUMNS)
     where = f"results file {results_path}: "
     check_figures(table, figure_columns(table), ADDITIVE, where, FLAG_COLUMNS)
@@ -184,13 +186,20 @@ def run_demo(out_dir, archs, models=("mlp3",), samples=SAMPLES, retrain=False, q
     from ..training.tracing import trace_from_checkpoint
     from ..training.train_config import TrainConfig, training_key
 
+    if not models:
+        raise AccelsimError("models: name at least one (for example mlp3)")
+    if samples < 1:
+        raise AccelsimError(f"samples {samples}: must be at least 1")
+    # Every model name and setting is checked before the first model trains.
+    configs = {(model, method): resolved(TrainConfig(model=model, method=method, **settings,
+                                                     **(QUICK_TRAINING if quick else {})))
+               for model in models for method, settings in DEMO_METHODS.items()}
     out_dir = Path(out_dir)
     traces = []
     for model in models:
         dense = None
-        for method, settings in DEMO_METHODS.items():
-            config = resolved(TrainConfig(model=model, method=method, **settings,
-                                          **(QUICK_TRAINING if quick else {})))
+        for method in DEMO_METHODS:
+            config = configs[model, method]
             start_from = None if method == "dense" else dense
             key = training_key(config, start_from and sha256_of_file(start_from))
             checkpoint = out_dir / "checkpoints" / f"{model}-{method}-{key}.pt"

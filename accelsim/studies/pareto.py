@@ -60,7 +60,16 @@ from ..core.progress import Progress, no_progress
 from ..core.threads import cores_given
 from ..defaults import QUICK_TRAINING, SAMPLES, SEEDS, TOTAL_ROW
 from ..errors import AccelsimError
-from ..report.results import check_figures, provenance, read_part, write_part, write_results
+from ..report.results import (
+    check_figure_directory,
+    check_figures,
+    check_output_directory,
+    check_results_path,
+    provenance,
+    read_part,
+    write_part,
+    write_results,
+)
 from ..sim.config import arch_path, bundled_configs
 from ..training.train_config import TrainConfig, training_key
 from .compare import load_archs
@@ -288,6 +297,10 @@ def run_pareto(model: str, methods: Sequence[str], out: Union[str, Path],
     if samples < 1:
         raise AccelsimError(f"--samples {samples}: must be at least 1")
     out = Path(out)
+    check_output_directory(out, "output directory")  # before minutes of training
+    for name in ("pareto.csv", "pareto_summary.csv", "iso_accuracy.csv"):
+        check_results_path(out / name)
+    check_figure_directory(out / "plots")
     # Paths, for the workers: a name becomes its bundled file.
     archs = [arch_path(a) for a in archs] if archs else list(bundled_configs().values())
     configs = load_archs(archs)  # every config must load before anything trains

@@ -396,7 +396,10 @@ def default_epochs(model, method):
 
 def resolved(config):
     """`config` with the defaults that depend on its model and method filled in: what
-    `train` runs, and what a cached checkpoint's name must be computed from."""
+    `train` runs, and what a cached checkpoint's name must be computed from. An unknown
+    model or method is refused here, before anything trains."""
+    zoo_model(config.model)
+    training_method(config.method)
     if config.epochs is None:
         config = dataclasses.replace(config, epochs=default_epochs(config.model, config.method))
     return config

@@ -204,13 +204,29 @@ def _safe_name(name):
     return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)
 
 
+def _named_files(value):
+    """Every "file" value anywhere under a manifest's entries."""
+    if isinstance(value, dict):
+        named = {value["file"]} if isinstance(value.get("file"), str) else set()
+        return named.union(*map(_named_files, value.values()))
+    if isinstance(value, list):
+        return set().union(*map(_named_files, value))
+    return set()
+
+
 def is_trace_directory(path):
-    """Whether `path` holds a manifest that declares an accelsim trace (for --force)."""
+    """Whether `path` is an accelsim trace and nothing else (for --force): a manifest that
+    declares one, and no file it does not name, so that replacing it loses nothing of the
+    user's (an export or a checkpoint put inside it, say)."""
+    path = Path(path)
     try:
-        manifest = load_json(Path(path) / MANIFEST, "", TraceError)
+        manifest = load_json(path / MANIFEST, "", TraceError)
     except TraceError:
         return False
-    return isinstance(manifest, dict) and manifest.get("format") == FORMAT_NAME
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        return False
+    present = {entry.name for entry in path.iterdir()}
+    return present <= _named_files(manifest.get("layers")) | {MANIFEST}
 
 
 def save_trace(trace: Trace, path: Union[str, Path], overwrite: bool = False) -> Path:
