@@ -10,9 +10,10 @@ from .defaults import VERSION
 from .errors import AccelsimError, ConfigError, DataError, TraceError
 from .sim.config import ArchConfig, load_arch
 from .training.train_config import TrainConfig
-from .workload.macs import layer_macs
+from .workload.macs import LayerMacs
+from .workload.macs import layer_macs as _layer_macs
 from .workload.synth import synthetic_trace
-from .workload.trace import Layer, Trace, load_trace, save_trace
+from .workload.trace import Layer, Trace, check_layer, load_trace, save_trace
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -56,6 +57,13 @@ def simulate(arch: Union[ArchConfig, str, Path], trace: Union[Trace, str, Path],
     """
     from .sim.simulator import simulate as run
     return run(arch, trace, per_sample=per_sample, reference=reference, progress=progress)
+
+
+def layer_macs(layer: Layer, threshold: float = 0.0) -> LayerMacs:
+    return _layer_macs(check_layer(layer), threshold)  # a Layer built in Python is checked
+
+
+layer_macs.__doc__ = _layer_macs.__doc__
 
 
 def capture_trace(model: Any, images: Any, model_name: str = "model", variant: str = "dense",

@@ -14,6 +14,8 @@ from accelsim.cli import main
 from accelsim.training.user_model import build_model
 
 MODEL_FILE = textwrap.dedent("""
+    import collections
+
     import torch
     from torch import nn
 
@@ -64,6 +66,31 @@ MODEL_FILE = textwrap.dedent("""
 
     def not_a_module():
         return 42
+
+
+    def exits():
+        import sys
+        sys.exit(3)
+
+
+    def long_error():
+        raise RuntimeError("x" * 5000 + "\\nsecond line")
+
+
+    def reserved_name():
+        return nn.Sequential(collections.OrderedDict(flat=nn.Flatten(), TOTAL=nn.Linear(196, 2)))
+
+
+    def meta_weights():
+        return nn.Sequential(nn.Flatten(), nn.Linear(196, 2, device="meta"))
+
+
+    def complex_weights():
+        return nn.Sequential(nn.Flatten(), nn.Linear(196, 2, dtype=torch.complex64))
+
+
+    def bare_linear():
+        return nn.Linear(14, 3)
 """)
 
 
@@ -124,6 +151,11 @@ def test_python_api_matches_the_cli(user_files):
     ("unsupported_conv1d", "layer '0.temporal' (Conv1d): not supported"),
     ("raises", "raises() raised ValueError: cannot build"),
     ("not_a_module", "not_a_module() returned int, not a torch.nn.Module"),
+    ("exits", "exits() raised SystemExit: 3"),
+    ("long_error", "long_error() raised RuntimeError: xxx"),
+    ("reserved_name", "layer name 'TOTAL' is reserved"),
+    ("meta_weights", "layer '1' (Linear): its weight is on the meta device"),
+    ("complex_weights", "layer '1' (Linear): its weight is complex"),
     ("missing", "no function 'missing'"),
 ])
 def test_bad_models_are_one_line_errors_naming_file_and_layer(user_files, capsys, function,
@@ -132,9 +164,35 @@ def test_bad_models_are_one_line_errors_naming_file_and_layer(user_files, capsys
     status = main(["trace", "--model-file", f"{directory / 'my_net.py'}:{function}",
                    "--images", str(directory / "images.npy"), "--out", str(directory / "t")])
     err = capsys.readouterr().err
-    assert status == 2 and err.count("\n") == 1
-    assert f"model file {directory / 'my_net.py'}: " in err and message in err
+    assert status == 2 and err.count("\n") == 1 and len(err) < 600, err
+    assert message in err
     assert not (directory / "t").exists()
+
+
+def test_a_model_that_is_one_layer_is_named_after_its_class(user_files, capsys):
+    directory, _, _ = user_files
+    np.save(directory / "rows.npy", np.ones((2, 14), np.float32))
+    assert main(["trace", "--model-file", f"{directory / 'my_net.py'}:bare_linear", "--images",
+                 str(directory / "rows.npy"), "--out", str(directory / "t")]) == 0
+    assert [layer.name for layer in accelsim.load_trace(directory / "t").layers] == ["linear"]
+    assert main(["inspect", str(directory / "t")]) == 0
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda t: t.to_sparse(), "is a torch.sparse_coo tensor; save dense tensors"),
+    (lambda t: torch.empty_like(t, device="meta"), "is on the meta device"),
+    (lambda t: t.to(torch.complex64), "is complex"),
+])
+def test_a_state_dict_of_tensors_that_hold_no_dense_real_values_is_refused(user_files, capsys,
+                                                                           damage, message):
+    directory, state, _ = user_files
+    torch.save({k: damage(v) if k == "fc.weight" else v for k, v in state.items()},
+               directory / "odd.pt")
+    assert main(["trace", "--model-file", f"{directory / 'my_net.py'}:build", "--weights",
+                 str(directory / "odd.pt"), "--images", str(directory / "images.npy"),
+                 "--out", str(directory / "t")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"weights {directory / 'odd.pt'}: key 'fc.weight' {message}" in err
 
 
 def test_bad_weights_and_images_are_one_line_errors(user_files, capsys):

@@ -4,6 +4,7 @@ the permissions the umask gives, and refused before any work when it cannot be w
 import contextlib
 import os
 import stat
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -119,3 +120,40 @@ def test_studies_check_their_outputs_before_training(tmp_path, capsys):
         assert main(["demo", "--quick", "--out", str(tmp_path / "demo"), *options]) == 2
         assert message in capsys.readouterr().err
         assert not (tmp_path / "demo").exists()
+
+
+def test_a_full_disk_is_named_and_replaces_nothing(tmp_path, monkeypatch, capsys):
+    import accelsim.workload.trace as trace_module
+
+    def full_disk(path, array, allow_pickle):
+        Path(path).write_bytes(b"\0" * 100)
+        raise OSError("262144 requested and 100 written")  # what numpy's writer says
+
+    trace = _trace(tmp_path / "t")
+    before = _snapshot(trace)
+    monkeypatch.setattr(trace_module.np, "save", full_disk)
+    assert main(["synth", "--preset", "alexnet-wp", "--samples", "1", "--out", str(trace),
+                 "--force"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"{trace}: the disk is full" in err
+    assert _snapshot(trace) == before and [p.name for p in tmp_path.iterdir()] == ["t"]
+
+
+def test_names_a_spreadsheet_would_run_are_escaped_in_csv_and_read_back(tmp_path):
+    import pandas as pd
+
+    from accelsim.report.results import read_results, write_results
+
+    names = ["=HYPERLINK(\"http://x\",\"y\")", "+1", "-conv", "@sum", "'quoted", "\tfc", "plain"]
+    table = pd.DataFrame({"layer": names, "cycles": range(len(names))})
+    write_results(table, tmp_path / "r.csv", {})
+    cells = pd.read_csv(tmp_path / "r.csv")["layer"]  # as a spreadsheet would see them
+    assert not cells.str.match(r"[=+\-@\t]").any()
+    assert read_results(tmp_path / "r.csv")["layer"].tolist() == names
+
+
+def test_a_sweep_names_a_bundled_config(tmp_path):
+    trace = _trace(tmp_path / "t")
+    (tmp_path / "s.yaml").write_text("arch: eie\ntraces: [t]\ngrid: {eie.pes: [4, 8]}\n")
+    assert main(["sweep", str(tmp_path / "s.yaml"), "--workers", "1"]) == 0
+    assert main(["inspect", str(trace)]) == 0

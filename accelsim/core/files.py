@@ -12,6 +12,7 @@ colleagues on a shared machine read results as they read any other file.
 """
 
 import contextlib
+import errno
 import glob
 import hashlib
 import json
@@ -94,6 +95,16 @@ def can_write_in(directory):
     return True
 
 
+def _write_failed(path, exc):
+    """The OSError of a write into `path`, as one line that names `path` and, when the file
+    system is full (ENOSPC, or NumPy's "N requested and M written"), says so."""
+    if exc.errno == errno.ENOSPC or "requested and" in str(exc):
+        free = shutil.disk_usage(path.parent).free if path.parent.exists() else 0
+        return AccelsimError(f"{path}: the disk is full ({free / 2**20:.0f} MiB free on its file "
+                             "system); nothing was replaced")
+    return AccelsimError(f"{path}: writing it failed ({exc.strerror or exc})")
+
+
 def _temporary_prefix(path, kind):
     return f".{path.name}.{kind}-{os.getpid()}-"
 
@@ -129,6 +140,9 @@ def atomic_directory(path, overwrite=False, replaceable=None):
             shutil.rmtree(retired, ignore_errors=True)
         else:
             os.replace(staging, path)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise _write_failed(path, exc) from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -150,9 +164,11 @@ def atomic_file(path, mode="wb"):
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp_name, path)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp_name)
+        if isinstance(exc, OSError):
+            raise _write_failed(path, exc) from exc
         raise
 
 

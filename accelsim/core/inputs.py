@@ -10,6 +10,7 @@ Values shown in messages are cut to a few dozen characters by `shown`.
 """
 
 import json
+import os
 import reprlib
 from pathlib import Path
 
@@ -29,6 +30,14 @@ _short.maxlevel = 2
 def shown(value):
     """A short repr of a user's value for an error message."""
     return _short.repr(value)
+
+
+def list_of(values, what, items):
+    """`values` as a list, refusing the single value an API caller may pass by mistake (a
+    string would otherwise be taken letter by letter)."""
+    if isinstance(values, (str, bytes, os.PathLike)) or not isinstance(values, (list, tuple)):
+        raise TypeError(f"{what} must be a list of {items}, got {shown(values)}")
+    return list(values)
 
 
 def read_text(path, where, error=AccelsimError):

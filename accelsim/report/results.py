@@ -141,11 +141,31 @@ def write_marked(path, data, meta):
     return Path(path)
 
 
+# A CSV text cell that a spreadsheet would run as a formula (its first character one of
+# = + - @ tab CR; OWASP's "CSV injection") is written with a leading apostrophe, and one
+# that starts with an apostrophe gets a second, so that reading undoes exactly what writing
+# added. Names are legal however they start (a PyTorch module may be called "=x"); only
+# the CSV form escapes them. The sidecar says so (text_escaped), and only such a table is
+# unescaped when read.
+_FORMULA_START = tuple("=+-@\t\r'")
+
+
+def _escape_text(table, undo=False):
+    table = table.copy()
+    for column in [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]:
+        table[column] = [
+            (value[1:] if undo else "'" + value)
+            if isinstance(value, str) and value.startswith("'" if undo else _FORMULA_START)
+            else value for value in table[column]]
+    return table
+
+
 def write_results(table, path, meta):
     path = check_results_path(path)
     buffer = io.BytesIO()
     if path.suffix == ".csv":
-        buffer.write(table.to_csv(index=False).encode())
+        buffer.write(_escape_text(table).to_csv(index=False).encode())
+        meta = dict(meta, text_escaped=True)
     else:
         table.to_parquet(buffer, index=False)
     return write_marked(path, buffer.getvalue(), meta)
@@ -162,6 +182,7 @@ def read_results(path: Union[str, Path], required: Sequence[str] = ()) -> pd.Dat
         raise AccelsimError(f"{where}{'not a file' if path.exists() else 'not found'}")
     data = path.read_bytes()
     sidecar = sidecar_path(path)
+    meta = {}
     if sidecar.is_file():
         meta = load_json(sidecar, f"{where}sidecar {sidecar.name}: ")
         recorded = meta.get("table_sha256") if isinstance(meta, dict) else None
@@ -175,6 +196,8 @@ def read_results(path: Union[str, Path], required: Sequence[str] = ()) -> pd.Dat
         raise AccelsimError(f"{where}cannot be read as {path.suffix[1:]} "
                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
                             ) from None
+    if isinstance(meta, dict) and meta.get("text_escaped") is True:
+        table = _escape_text(table, undo=True)
     missing = [c for c in required if c not in table.columns]
     if missing:
         raise AccelsimError(f"{where}missing columns {', '.join(missing)} "

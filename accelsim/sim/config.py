@@ -240,6 +240,9 @@ def arch_path(arch):
     """The file an --arch value names: the path itself when that file exists (or when it
     has a suffix or a directory: a missing file is reported by its reader), else a bare
     name of a bundled config."""
+    if not isinstance(arch, (str, os.PathLike)):
+        raise TypeError(f"a machine config is an ArchConfig, a YAML path or a bundled name "
+                        f"such as 'eie', got {shown(arch)}")
     path, text = Path(arch), str(arch)
     if path.is_file() or path.suffix or "/" in text or os.sep in text:
         return path
@@ -253,7 +256,14 @@ def arch_path(arch):
 def load_arch(arch: Union[ArchConfig, str, Path],
               overrides: Optional[Mapping[str, Any]] = None) -> ArchConfig:
     """Read, resolve and validate a machine config: a YAML file, or the name of a config
-    bundled with accelsim ("eie"; `accelsim config --list` lists them)."""
+    bundled with accelsim ("eie"; `accelsim config --list` lists them). An ArchConfig is
+    checked by the same code (and `overrides` applied to it)."""
+    if overrides is not None and not isinstance(overrides, Mapping):
+        raise TypeError(f"overrides must map dotted keys to values, got {shown(overrides)}")
+    if isinstance(arch, ArchConfig):
+        checked = arch_from_dict(arch.to_dict(), f"arch config {shown(arch.name)}: ",
+                                 overrides=overrides)
+        return checked if overrides else arch
     path = arch_path(arch)
     where = f"arch config {path}: "
     return arch_from_dict(_read_yaml(path, where), where, path.parent, overrides)

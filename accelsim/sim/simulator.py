@@ -20,8 +20,8 @@ from ..core.progress import no_progress
 from ..defaults import TOTAL_ROW
 from ..errors import AccelsimError
 from ..workload.macs import LayerMacs, layer_macs
-from ..workload.trace import Layer, Trace, load_trace
-from .config import ArchConfig, load_arch
+from ..workload.trace import Layer, Trace, check_trace, load_trace
+from .config import load_arch
 from .energy import EnergyModel
 from .machines import MACHINES
 from .machines.counts import LayerCounts
@@ -276,7 +276,7 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
 
 def simulate(arch, trace, per_sample=False, reference=False, progress=None):
     """Simulate every layer and sample of `trace` on machine `arch` (objects or paths)."""
-    arch = arch if isinstance(arch, ArchConfig) else load_arch(arch)
-    trace = trace if isinstance(trace, Trace) else load_trace(trace)
+    arch = load_arch(arch)  # an ArchConfig built in Python is checked like a loaded one
+    trace = check_trace(trace) if isinstance(trace, Trace) else load_trace(trace)
     counted = count_layers(arch, trace, reference, progress)
     return aggregate(arch, trace, counted, simulate_memory(arch, trace, counted), per_sample)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Optional, Union
 
 import pandas as pd
 
+from ..core.inputs import list_of
 from ..core.progress import Progress
 from ..defaults import QUICK_TRAINING, SAMPLES, TOTAL_ROW
 from ..errors import AccelsimError
@@ -56,8 +57,9 @@ def load_archs(archs):
     """Machine configs (objects, paths or bundled names) loaded and checked for distinct names."""
     from ..sim.config import load_arch
 
+    archs = list_of(archs, "archs", "machine configs, paths or bundled names such as 'eie'")
     sources = [_label(a, i) for i, a in enumerate(archs)]
-    archs = [a if not isinstance(a, (str, Path)) else load_arch(a) for a in archs]
+    archs = [load_arch(a) for a in archs]
     check_distinct("arch configs", sources, [f"named '{arch.name}'" for arch in archs])
     return archs
 
@@ -69,6 +71,7 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
     from ..workload.trace import load_trace
 
     archs = load_archs(archs)
+    traces = list_of(traces, "traces", "Trace objects or trace directories")
     sources = [_label(t, i) for i, t in enumerate(traces)]
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
     check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])

@@ -35,12 +35,68 @@ Job = TypeVar("Job")
 
 
 def check_scheduler(scheduler: str, workers: Optional[int]) -> None:
-    """Before any work: the scheduler is one we know and the worker count is sane."""
+    """Before any work: the scheduler is one we know (a tcp:// one answers as a Dask
+    scheduler does) and the worker count is sane."""
     if not (scheduler in SCHEDULERS[:2] or str(scheduler).startswith("tcp://")):
         raise AccelsimError(f"--scheduler {shown(scheduler)} is invalid: must be one of "
                             f"{', '.join(SCHEDULERS)}")
     if workers is not None and not 1 <= workers <= MAX_WORKERS:
         raise AccelsimError(f"--workers {workers} is invalid: must be in 1..{MAX_WORKERS}")
+    if scheduler.startswith("tcp://"):
+        probe_dask_scheduler(scheduler)
+
+
+def probe_dask_scheduler(address: str, timeout: float = 5.0) -> None:
+    """Check that a Dask scheduler listens at tcp://HOST:PORT, within `timeout` seconds per
+    step, before Dask itself connects: Dask trusts its peer, so a service that speaks
+    another protocol would hang it (an HTTP server waits for a request) or make it allocate
+    whatever length the first bytes spell (an SSH banner read as a frame length is 2.8 EiB).
+
+    On accepting a connection a Dask scheduler speaks first: its handshake, a message framed
+    as distributed.comm.tcp writes every message (an 8-byte little-endian length, then that
+    many bytes, which begin with the 8-byte count of the frames that follow). The probe reads
+    that much and checks that the lengths are those of a handshake (a few hundred bytes).
+    """
+    import socket
+    import struct
+    from urllib.parse import urlsplit
+
+    where = f"--scheduler {shown(address)}: "
+    try:
+        parts = urlsplit(address)
+        host, port = parts.hostname, parts.port
+    except ValueError as exc:
+        raise AccelsimError(f"{where}not tcp://HOST:PORT ({exc})") from None
+    if not host or port is None or parts.path not in ("", "/") or parts.query:
+        raise AccelsimError(f"{where}not tcp://HOST:PORT")
+
+    def read_exactly(connection, count):
+        data = b""
+        while len(data) < count:
+            chunk = connection.recv(count - len(data))
+            if not chunk:
+                break
+            data += chunk
+        return data
+
+    try:
+        connection = socket.create_connection((host, port), timeout=timeout)
+    except OSError as exc:  # refused, unreachable, unknown host, timed out
+        raise AccelsimError(f"{where}cannot connect ({exc.strerror or exc})") from None
+    try:
+        with connection:
+            prefix = read_exactly(connection, 8)
+            (length,) = struct.unpack("<Q", prefix) if len(prefix) == 8 else (0,)
+            body = read_exactly(connection, 16) if 16 <= length <= 1 << 20 else b""
+    except TimeoutError:
+        raise AccelsimError(f"{where}the service there sent nothing within {timeout:g} s; a "
+                            "Dask scheduler greets at once (is this its address?)") from None
+    except OSError as exc:
+        raise AccelsimError(f"{where}the connection failed ({exc.strerror or exc})") from None
+    frames = struct.unpack("<Q", body[:8])[0] if len(body) >= 8 else 0
+    if not 1 <= frames <= 64:
+        raise AccelsimError(f"{where}the service there is not a Dask scheduler (it began "
+                            f"with {shown(prefix)})")
 
 
 def _in_worker(work: Callable, job: Any, threads: int) -> Any:

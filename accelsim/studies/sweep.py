@@ -2,7 +2,7 @@
 
 A sweep file:
 
-    arch: arch_configs/eie.yaml          # relative to the sweep file
+    arch: arch_configs/eie.yaml          # relative to the sweep file, or a bundled name (eie)
     traces: [../traces/generated/eie]    # idem
     grid:                                # cartesian product of dotted overrides
       eie.pes: [1, 2, 4, 8, 16, 32, 64, 128, 256]
@@ -40,7 +40,7 @@ from ..core.progress import Progress
 from ..core.schema import build, spec
 from ..errors import AccelsimError, ConfigError
 from ..report.results import check_figures, check_results_path, read_part, write_part, write_results
-from ..sim.config import arch_from_dict, load_arch
+from ..sim.config import arch_from_dict, arch_path, load_arch
 from ..sim.simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, simulate
 from ..workload.trace import MANIFEST
 from .runner import check_scheduler, run_jobs
@@ -50,7 +50,8 @@ MAX_JOBS = 10_000
 
 @dataclass(frozen=True)
 class SweepSpec:
-    arch: str = spec(doc="machine config YAML, relative to the sweep file")
+    arch: str = spec(doc="machine config YAML, relative to the sweep file, or the name of a "
+                     "bundled config (eie)")
     traces: list[str] = spec(doc="trace directories, relative to the sweep file")
     grid: dict = spec(factory=dict, doc="dotted key -> list of values (cartesian product)")
     points: list[dict] = spec(factory=list, doc="explicit override sets")
@@ -106,7 +107,10 @@ def load_sweep(path: Union[str, Path]) -> Sweep:
     if not points:
         raise ConfigError(f"{where}needs a non-empty grid or points")
     base = path.parent
-    sweep = Sweep(arch=base / sweep_spec.arch, traces=[base / t for t in sweep_spec.traces],
+    arch = base / sweep_spec.arch
+    if not arch.exists() and not Path(sweep_spec.arch).suffix and "/" not in sweep_spec.arch:
+        arch = arch_path(sweep_spec.arch)  # a bundled config's name
+    sweep = Sweep(arch=arch, traces=[base / t for t in sweep_spec.traces],
                   points=points)
     # Every point must give a valid config before anything runs; the YAML is read once.
     arch_where = f"arch config {sweep.arch}: "

@@ -22,8 +22,9 @@ import torch
 from torch import nn
 
 from ..errors import AccelsimError
-from ..workload.trace import Layer, Trace
+from ..workload.trace import Layer, Trace, check_trace
 from .models import maskable_layers
+from .user_model import brief, tensor_problem
 
 SUPPORTED = ("traces record Conv2d (integer padding, padding_mode 'zeros') and Linear layers; "
              "other layers run but are not simulated")
@@ -51,11 +52,23 @@ def _geometry(name, module):
 
 def check_supported(model):
     """Raise AccelsimError naming the first layer a trace cannot record faithfully."""
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     for name, module in model.named_modules():
         if isinstance(module, UNSUPPORTED):
             _refuse(name, module, "not supported")
         if isinstance(module, (nn.Conv2d, nn.Linear)):
             _geometry(name, module)
+            problem = tensor_problem(module.weight)
+            if problem:
+                raise AccelsimError(f"layer '{_layer_name(name, module)}' "
+                                    f"({type(module).__name__}): its weight {problem}")
+
+
+def _layer_name(name, module):
+    """The qualified module name; a model that is itself one layer is named after its class
+    ("linear"), as a layer name must not be empty."""
+    return name or type(module).__name__.lower()
 
 
 def _check_input(name, module, inputs):
@@ -77,6 +90,8 @@ def capture_layers(model, images):
     check_supported(model)
     calls, handles = [], []
     for name, module in maskable_layers(model):
+        name = _layer_name(name, module)
+
         def record(mod, args, name=name):
             _check_input(name, mod, args[0])
             calls.append((name, mod, args[0].detach().clone()))
@@ -88,7 +103,7 @@ def capture_layers(model, images):
         raise
     except Exception as exc:  # the user's model: whatever its forward raises
         raise AccelsimError(f"the model's forward pass on images of shape "
-                            f"{tuple(images.shape)} failed ({type(exc).__name__}: {exc})") from exc
+                            f"{tuple(images.shape)} failed ({brief(exc)})") from exc
     finally:
         for handle in handles:
             handle.remove()
@@ -107,7 +122,11 @@ def capture_layers(model, images):
 
 def as_model_input(model, images):
     """`images` (tensor or array) as a tensor of the model's parameter dtype, on its device."""
-    images = torch.as_tensor(images)
+    try:
+        images = torch.as_tensor(images)
+    except (TypeError, ValueError, RuntimeError):
+        raise TypeError(f"images must be a torch tensor or a NumPy array, got "
+                        f"{type(images).__name__}") from None
     if not images.is_floating_point():
         raise AccelsimError(f"images have dtype {images.dtype}; give floating-point images, "
                             f"scaled as the model expects")
@@ -123,5 +142,7 @@ def as_model_input(model, images):
 def capture_trace(model, images, model_name="model", variant="dense", dataset="",
                   metadata=None, source=""):
     """The Trace of one forward pass (see accelsim.capture_trace)."""
-    return Trace(layers=capture_layers(model, as_model_input(model, images)), model=model_name,
-                 variant=variant, dataset=dataset, source=source, metadata=metadata or {})
+    check_supported(model)  # before as_model_input reads its parameters
+    return check_trace(Trace(layers=capture_layers(model, as_model_input(model, images)),
+                             model=model_name, variant=variant, dataset=dataset, source=source,
+                             metadata=metadata or {}))

@@ -31,6 +31,7 @@ from .pruning import (
     weight_density,
     weight_mask,
 )
+from .train_config import TrainConfig
 
 CHECKPOINT_FORMAT = "accelsim-checkpoint"
 
@@ -63,6 +64,9 @@ def checkpoint_metadata(result):
 def save_checkpoint(result: TrainResult, path: Union[str, Path]) -> Path:
     """Write a TrainResult as one .pt file (weights, masks, settings) plus `path.json` with
     the readable metadata, both atomically (the .json first). Returns `path`."""
+    if not isinstance(getattr(result, "config", None), TrainConfig):
+        raise TypeError(f"result must be the TrainResult of accelsim.train, got "
+                        f"{type(result).__name__}")
     path = Path(path)
     meta = checkpoint_metadata(result)
     model = result.model

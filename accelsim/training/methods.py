@@ -421,6 +421,8 @@ def train(config: TrainConfig, start_from: Optional[Union[str, Path]] = None,
         accelsim.save_checkpoint(dense, "mlp3-dense.pt")
         jp = accelsim.train(accelsim.TrainConfig(model="mlp3", method="jp"), "mlp3-dense.pt")
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     method = training_method(config.method)
     config = resolved(config)
     started = time.time()

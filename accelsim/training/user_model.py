@@ -19,6 +19,12 @@ from ..core.inputs import shown
 from ..errors import AccelsimError
 
 
+def brief(exc):
+    """An exception as one short line: the user's code may raise messages of kilobytes."""
+    text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def _run_model_file(path):
     """Import the file as a fresh module; its directory is importable meanwhile, as it is for
     `python FILE.py`, so that it can import its neighbours."""
@@ -31,10 +37,9 @@ def _run_model_file(path):
     sys.path.insert(0, str(path.parent.resolve()))
     try:
         spec.loader.exec_module(module)
-    except Exception as exc:  # the user's code: whatever it raises
+    except (Exception, SystemExit) as exc:  # the user's code: whatever it raises, exit too
         sys.modules.pop(name, None)
-        raise AccelsimError(f"model file {path}: running it failed "
-                            f"({type(exc).__name__}: {exc})") from exc
+        raise AccelsimError(f"model file {path}: running it failed ({brief(exc)})") from exc
     finally:
         sys.path.remove(str(path.parent.resolve()))
     return module
@@ -53,13 +58,23 @@ def build_model(model_file):
         raise AccelsimError(f"model file {path}: no function '{function}'")
     try:
         model = builder()
-    except Exception as exc:  # the user's code
-        raise AccelsimError(f"model file {path}: {function}() raised "
-                            f"{type(exc).__name__}: {exc}") from exc
+    except (Exception, SystemExit) as exc:  # the user's code
+        raise AccelsimError(f"model file {path}: {function}() raised {brief(exc)}") from exc
     if not isinstance(model, nn.Module):
         raise AccelsimError(f"model file {path}: {function}() returned "
                             f"{type(model).__name__}, not a torch.nn.Module")
     return model
+
+
+def tensor_problem(tensor):
+    """Why a weight tensor cannot be traced, or None: it must hold real values, densely."""
+    if tensor.device.type == "meta":
+        return "is on the meta device: it holds no values (load the weights first)"
+    if tensor.layout != torch.strided:
+        return f"is a {tensor.layout} tensor; save dense tensors (tensor.to_dense())"
+    if tensor.is_complex():
+        return "is complex; accelsim simulates real-valued multiplies"
+    return None
 
 
 def load_weights(model, weights):
@@ -84,6 +99,9 @@ def load_weights(model, weights):
         raise AccelsimError(f"{where}does not match the model: missing keys {shown(missing)}, "
                             f"unexpected keys {shown(unexpected)}")
     for key, tensor in state.items():
+        problem = tensor_problem(tensor)
+        if problem:
+            raise AccelsimError(f"{where}key '{key}' {problem}")
         if tensor.shape != expected[key].shape:
             raise AccelsimError(f"{where}key '{key}' has shape {list(tensor.shape)}, "
                                 f"the model's is {list(expected[key].shape)}")

@@ -23,7 +23,7 @@ import numpy as np
 from ..core.progress import Progress, no_progress
 from ..core.schema import build, spec
 from ..errors import ConfigError
-from .trace import Layer, Trace, check_layer_geometry
+from .trace import Layer, Trace, check_layer_geometry, check_layer_name
 
 PATTERNS = ("uniform", "clustered", "spatial")
 # Limits, checked before drawing: samples per trace, elements per array (2**30 float16
@@ -124,6 +124,7 @@ def synthetic_layer(layer_spec, samples=1, seed=0, index=0, pattern="uniform",
                     cluster_size=4, dtype="float16"):
     """Draw one layer: weights (any sign) and ReLU-like non-negative activations."""
     s = layer_spec
+    check_layer_name(s.name, f"layer #{index}: ")
     if not 1 <= samples <= MAX_SAMPLES:
         raise ConfigError(f"samples = {samples} is invalid: must be in 1..{MAX_SAMPLES}")
     if s.kind == "linear":

@@ -52,7 +52,7 @@ from ..core.inputs import read_text, shown
 from ..errors import AccelsimError
 from .macs import nonzero_activations, padded_mask
 from .synth import MAX_ELEMENTS, MAX_LAYERS, LayerSpec, NetworkSpec
-from .trace import MAX_GEOMETRY, MAX_PLANE, Layer
+from .trace import MAX_GEOMETRY, MAX_PLANE, Layer, check_layer_name
 
 CONV_COLUMNS = ("Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width",
                 "Channels", "Num Filter", "Strides")
@@ -189,6 +189,7 @@ def read_topology(path, weight_density=None, activation_density=None):
         if not name or name in first_line:
             raise AccelsimError(f"{row_where}layer names must be unique and not empty" + (
                 f" (line {first_line[name]} has this one)" if name else ""))
+        check_layer_name(name, row_where)
         first_line[name] = number
         values = [_integer(text, column, row_where)
                   for text, column in zip(cells[1:len(form)], form[1:])]

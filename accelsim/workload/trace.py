@@ -10,6 +10,7 @@ so a simulator never sees a truncated or inconsistent trace.
 
 import json
 import math
+import os
 import sys
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -20,6 +21,7 @@ import numpy as np
 
 from ..core.files import atomic_directory, sha256_of_file
 from ..core.inputs import load_json, shown
+from ..defaults import TOTAL_ROW
 from ..errors import TraceError
 from .macs import nonzero_mask
 
@@ -66,6 +68,8 @@ class Layer:
         self.stride = _pair(self.stride, "stride")
         self.padding = _pair(self.padding, "padding")
         self.dilation = _pair(self.dilation, "dilation")
+        if not isinstance(self.groups, (int, np.integer)) or isinstance(self.groups, bool):
+            raise TypeError(f"groups must be an integer, got {shown(self.groups)}")
         self.groups = int(self.groups)
 
     @property
@@ -124,6 +128,65 @@ class Trace:
             if layer.name == name:
                 return layer
         raise KeyError(f"no layer named {name!r}; layers: {', '.join(l.name for l in self.layers)}")
+
+
+def check_layer_name(name, where=""):
+    """The one rule for a layer's name, wherever it enters (manifest, capture, topology,
+    spec, a Layer built in Python): 1 to 200 printable characters, not the results' total
+    row's name. A name that a spreadsheet would run as a formula is escaped where a CSV is
+    written (report.results), not refused: it is a legal module name."""
+    if not isinstance(name, str):
+        raise TraceError(f"{where}layer name must be text, got {shown(name)}")
+    if not 1 <= len(name) <= 200:
+        raise TraceError(f"{where}layer name {shown(name)} must be 1 to 200 characters")
+    if not name.isprintable():
+        raise TraceError(f"{where}layer name {shown(name)} holds a line break or another "
+                         "character that is not printable")
+    if name == TOTAL_ROW:
+        raise TraceError(f"{where}layer name '{TOTAL_ROW}' is reserved for the results' total "
+                         "row; rename the layer")
+    return name
+
+
+def check_layer(layer, where="", index=0):
+    """One Layer, loaded or built in Python: its type, name, arrays and geometry."""
+    if not isinstance(layer, Layer):
+        raise TypeError(f"{where}layer #{index} is a {type(layer).__name__}, not a Layer")
+    check_layer_name(layer.name, f"{where}layer #{index}: ")
+    for what in ("weight", "activations"):
+        if not isinstance(getattr(layer, what), np.ndarray):
+            raise TraceError(f"{where}layer '{layer.name}': {what} must be a NumPy array, "
+                             f"got {type(getattr(layer, what)).__name__}")
+    check_layer_geometry(layer, where)
+    return layer
+
+
+def check_trace(trace, where=""):
+    """The one check of a Trace, whether loaded or built in Python (save_trace, simulate and
+    compare call it): its fields' types, every layer's name, arrays and geometry, unique
+    names and one sample count."""
+    if not isinstance(trace, Trace):
+        raise TypeError(f"{where}a Trace was expected, got {type(trace).__name__}")
+    for key in ("model", "variant", "dataset", "source"):
+        if not isinstance(getattr(trace, key), str):
+            raise TraceError(f"{where}{key} must be text, got {shown(getattr(trace, key))}")
+    if not isinstance(trace.metadata, dict):
+        raise TraceError(f"{where}metadata must be a dict, got {shown(trace.metadata)}")
+    if not isinstance(trace.independent_layers, bool):
+        raise TraceError(f"{where}independent_layers must be True or False, got "
+                         f"{shown(trace.independent_layers)}")
+    if not isinstance(trace.layers, list) or not trace.layers:
+        raise TraceError(f"{where}a trace needs a non-empty list of layers, got "
+                         f"{shown(trace.layers)}")
+    for index, layer in enumerate(trace.layers):
+        check_layer(layer, where, index)
+    names = [layer.name for layer in trace.layers]
+    if len(set(names)) != len(names):
+        raise TraceError(f"{where}layer names must be unique, got {shown(names)}")
+    samples = sorted({layer.samples for layer in trace.layers})
+    if len(samples) != 1:
+        raise TraceError(f"{where}every layer must hold the same number of samples, got {samples}")
+    return trace
 
 
 def check_layer_geometry(layer, where=""):
@@ -231,16 +294,7 @@ def is_trace_directory(path):
 
 def save_trace(trace: Trace, path: Union[str, Path], overwrite: bool = False) -> Path:
     """Write `trace` to directory `path` atomically and return the path."""
-    names = [layer.name for layer in trace.layers]
-    if not names:
-        raise TraceError("a trace needs at least one layer")
-    if len(set(names)) != len(names):
-        raise TraceError(f"layer names must be unique, got {names}")
-    samples = {layer.samples for layer in trace.layers}
-    if len(samples) != 1:
-        raise TraceError(f"every layer must hold the same number of samples, got {sorted(samples)}")
-    for layer in trace.layers:
-        check_layer_geometry(layer)
+    check_trace(trace)
     path = Path(path)
     with atomic_directory(path, overwrite=overwrite, replaceable=is_trace_directory) as staging:
         manifest = {
@@ -324,9 +378,8 @@ def _open_array(directory, entry, what, where, verify):
 def _read_layer(directory, entry, index, verify, trace_where):
     if not isinstance(entry, dict):
         raise TraceError(f"{trace_where}layer #{index} is not an object")
-    name = _require(entry, "name", str, f"{trace_where}layer #{index}: ")
-    if not name or len(name) > 200:
-        raise TraceError(f"{trace_where}layer #{index}: name must be 1 to 200 characters")
+    name = check_layer_name(_require(entry, "name", str, f"{trace_where}layer #{index}: "),
+                            f"{trace_where}layer #{index}: ")
     where = f"{trace_where}layer '{name}': "
     kind = _require(entry, "kind", str, where)
     if kind not in KINDS:
@@ -361,6 +414,8 @@ def load_trace(path: Union[str, Path], verify: bool = True) -> Trace:
 
     verify=False skips the sha256 pass (sizes, shapes and geometry are still checked).
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"a trace is read from a directory path, got {shown(path)}")
     directory = Path(path)
     where = f"trace {directory}: "
     manifest_path = directory / MANIFEST
@@ -389,7 +444,7 @@ def load_trace(path: Union[str, Path], verify: bool = True) -> Trace:
     independent = manifest.get("independent_layers", False)
     if not isinstance(independent, bool):
         raise TraceError(f"{where}key 'independent_layers' must be true or false")
-    return Trace(
+    return check_trace(Trace(
         layers=layers,
         **{key: _require(manifest, key, str, where) if key in manifest else default
            for key, default in (("model", "unknown"), ("variant", "unknown"),
@@ -397,4 +452,4 @@ def load_trace(path: Union[str, Path], verify: bool = True) -> Trace:
         metadata=metadata,
         path=directory,
         independent_layers=independent,
-    )
+    ), where)
