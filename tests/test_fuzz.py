@@ -16,8 +16,15 @@ written outside the case's directory, or an input file lost or changed.
 A finished sweep's and pareto study's own files (the points they resume
 from) are corrupted the same way, and the study rerun.
 
-CI runs FUZZ_CASES cases per kind (1,130 in all); `pytest -m slow` runs the
-20,000-case version (ACCELSIM_FUZZ_SCALE=17.7). Set ACCELSIM_FUZZ_REPORT=path.json to write the
+Besides files, the harness generates the other ways input arrives: SCALE-Sim
+topology CSVs (from a grammar of SCALE-Sim's format: both forms, density and
+foreign columns, tabs, comments, placeholders, odd names and cells), model
+files and the state_dicts loaded into them (from a grammar of layer stacks,
+builders that misbehave, and tensors of odd kinds), objects built in Python
+and handed to the API, and --scheduler addresses.
+
+CI runs FUZZ_CASES cases per kind (1,710 in all); `pytest -m slow` runs the
+30,000-case version (ACCELSIM_FUZZ_SCALE=17.7). Set ACCELSIM_FUZZ_REPORT=path.json to write the
 count of outcomes per kind.
 """
 
@@ -46,10 +53,11 @@ from accelsim.sim.machines import MACHINES
 from accelsim.sim.simulator import ADDITIVE
 
 FUZZ_CASES = {"manifest": 250, "npy": 200, "arch": 250, "sweep": 100, "checkpoint": 60,
-              "results": 30, "options": 200, "resume": 40}
+              "results": 30, "options": 200, "resume": 40, "topology": 200, "model file": 80,
+              "state_dict": 60, "api": 200, "scheduler": 40}
 if os.environ.get("ACCELSIM_FUZZ_SCALE"):  # e.g. 0.1 for a quick local run
     FUZZ_CASES = {k: max(1, int(v * float(os.environ["ACCELSIM_FUZZ_SCALE"]))) for k, v in FUZZ_CASES.items()}
-SLOW_SCALE = "17.7"  # x the CI counts: 20,000 cases
+SLOW_SCALE = "17.7"  # x the CI counts: 30,000 cases
 CASE_SECONDS = 60  # a case running longer is a hang
 OUTCOMES = defaultdict(Counter)  # per kind (and per command for "resume")
 
@@ -443,6 +451,232 @@ def test_fuzz_resumed_studies(trained, case_dirs, data):
                 "--seeds", "1", "--arch", case / "dense.yaml", "--workers", "1",
                 "--out", case / "study"]
     run_case(f"resume {command}", argv, case, inputs=[target])
+
+
+# ------------------------------------------------------------------ topology CSVs
+
+TOPOLOGY_CELLS = st.one_of(st.integers(-3, 300).map(str), huge_ints.map(str),
+                           st.sampled_from(["", "B", "H", "1.5", "1e3", " 7 ", "0x10", "nan",
+                                            "2:4", "#dw", "-", "\u0661"]),
+                           st.text(max_size=4))
+LAYER_NAMES = st.one_of(st.sampled_from(["conv1", "fc", "TOTAL", "=HYPERLINK(1)", "DP1",
+                                         "a" * 300, "", "x\ty", "dup", "dup"]),
+                        st.text(max_size=8).filter(lambda t: "," not in t and "\n" not in t))
+
+
+@st.composite
+def topology_text(draw):
+    """A SCALE-Sim topology drawn from its grammar: a header of either form (with density,
+    sparsity, batch or foreign columns), rows of cells that are mostly well-formed, and the
+    variants SCALE-Sim's own files use (tabs, comments, empty lines and columns)."""
+    from accelsim.workload.topology import CONV_COLUMNS, DENSITY_COLUMNS, GEMM_COLUMNS
+
+    form = list(draw(st.sampled_from([CONV_COLUMNS, GEMM_COLUMNS])))
+    # Mostly what accelsim and SCALE-Sim write, so that many cases get through to a run.
+    extra = draw(st.one_of(st.just([]), st.just(list(DENSITY_COLUMNS)), st.lists(
+        st.sampled_from([*DENSITY_COLUMNS, "Sparsity", "Batch Size", "", "Foo"]), max_size=3)))
+    header = form + extra
+    rows = []
+    for _ in range(draw(st.integers(0, 5))):
+        if form[0] == "Layer":
+            values = [draw(st.integers(1, 64)) for _ in range(3)]
+        else:
+            h, r = draw(st.integers(1, 20)), draw(st.integers(1, 5))
+            values = [h, h, r, r, draw(st.integers(1, 8)), draw(st.integers(1, 8)),
+                      draw(st.integers(1, 3))]
+        cells = [draw(st.one_of(st.just(f"layer{len(rows)}"), LAYER_NAMES))]
+        cells += [str(v) for v in values]
+        cells += [draw(st.one_of(st.sampled_from(["0.5", "1", "", "2:4"]), TOPOLOGY_CELLS))
+                  for _ in extra]
+        for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):  # a damaged cell
+            cells[draw(st.integers(0, len(cells) - 1))] = draw(TOPOLOGY_CELLS)
+        rows.append(cells)
+    separator = draw(st.sampled_from([",", ",", ",", ", ", "\t"]))
+    trailer = draw(st.sampled_from([",", ",", "", ",,", ", #dw"]))
+    lines = [separator.join(header) + trailer] + [separator.join(c) + trailer for c in rows]
+    for _ in range(draw(st.sampled_from([0, 0, 0, 1, 2]))):  # a comment, title or blank line
+        lines.insert(draw(st.integers(0, len(lines))),
+                     draw(st.sampled_from(["", "# comment", "Section 1", "   "])))
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\r\n"]))
+
+
+@fuzz_settings("topology")
+@given(text=topology_text(), options=st.lists(st.sampled_from(
+    [["--weight-density", "0.3"], ["--activation-density", "2"], ["--samples", "1"],
+     ["--pattern", "clustered"]]), max_size=2))
+def test_fuzz_topology_files(base, case_dirs, text, options):
+    case = case_dirs(base)
+    (case / "net.csv").write_text(text)
+    argv = ["synth", "--topology", case / "net.csv", "--samples", "1", "--out", case / "t"]
+    if run_case("topology", argv + [a for o in options for a in o], case,
+                inputs=[case / "net.csv"]) == 0:
+        run_case("topology", ["simulate", "--arch", base / "eie.yaml", "--trace", case / "t",
+                              "--out", case / "r.csv"], case, inputs=[case / "net.csv"])
+
+
+# ------------------------------------------------------------------ model files
+
+MODEL_LAYERS = st.sampled_from([
+    "nn.Linear(F, 3)", "nn.ReLU()", "nn.Conv2d(1, 2, 3)", "nn.Conv2d(1, 2, 3, padding='same')",
+    "nn.Conv2d(1, 2, 3, padding_mode='reflect', padding=1)", "nn.Conv1d(1, 2, 3)",
+    "nn.ConvTranspose2d(1, 2, 3)", "nn.MaxPool2d(2)", "nn.Flatten()", "nn.Dropout()",
+    "nn.BatchNorm2d(1)", "nn.Identity()", "nn.Linear(F, 3, dtype=torch.complex64)",
+    "nn.Linear(F, 3, device='meta')", "nn.Linear(F, 3).half()", "nn.LayerNorm(F)"])
+MODEL_BODIES = st.sampled_from([
+    "return nn.Sequential({layers})", "return nn.Sequential(nn.Flatten(), {first}, nn.ReLU())",
+    *["return nn.Sequential(nn.Flatten(), nn.Linear(F, 8), nn.ReLU(), nn.Linear(8, 2))"] * 4,
+    "return nn.Sequential(nn.Conv2d(1, 2, 3, padding=1), {first})",
+    "return {first}", "return 42", "raise ValueError('no')", "import sys; sys.exit(3)",
+    "raise RuntimeError('x' * 10000)", "return nn.Module()", "return None",
+    "return nn.Sequential(collections.OrderedDict(TOTAL={first}))"])
+
+
+@st.composite
+def model_file(draw):
+    """A model file from a grammar: a builder whose body returns a stack of layers (some
+    supported, some refused, some odd) or misbehaves; F is the images' feature count."""
+    layers = draw(st.lists(MODEL_LAYERS, min_size=1, max_size=4))
+    body = draw(MODEL_BODIES).format(layers=", ".join(layers), first=layers[0])
+    top = draw(st.sampled_from(["", "", "", "", "import sys\nsys.exit(0)\n",
+                                "raise ImportError('x')\n", "syntax error here\n"]))
+    return (f"import collections\nimport torch\nfrom torch import nn\n{top}F = 16\n\n\n"
+            f"def build():\n    {body}\n")
+
+
+IMAGE_SHAPES = st.sampled_from([(2, 16), (2, 1, 4, 4), (2, 1, 4, 4), (1, 1, 8, 8), (2, 3),
+                                (2, 16, 1)])
+
+
+@fuzz_settings("model file")
+@given(text=model_file(), shape=IMAGE_SHAPES,
+       kind=st.sampled_from(["f4", "f4", "f8", "f2", "i4"]))
+def test_fuzz_model_files(base, case_dirs, text, shape, kind):
+    case = case_dirs(base)
+    (case / "net.py").write_text(text)
+    np.save(case / "images.npy", np.random.default_rng(0).random(shape).astype(kind))
+    run_case("model file", ["trace", "--model-file", f"{case / 'net.py'}:build", "--images",
+                            case / "images.npy", "--out", case / "t"], case,
+             inputs=[case / "net.py", case / "images.npy"])
+
+
+@fuzz_settings("state_dict")
+@given(damage=st.sampled_from(["drop", "extra", "shape", "sparse", "meta", "complex", "text",
+                               "nan", "int", "half", "none"]),
+       key=st.sampled_from(["1.weight", "1.bias", "3.weight", "3.bias"]),
+       container=st.sampled_from(["dict", "dict", "list", "nested"]))
+def test_fuzz_state_dicts(base, case_dirs, damage, key, container):
+    import torch
+
+    case = case_dirs(base)
+    (case / "net.py").write_text("from torch import nn\n\n\ndef build():\n    return "
+                                 "nn.Sequential(nn.Flatten(), nn.Linear(16, 3), nn.ReLU(), "
+                                 "nn.Linear(3, 2))\n")
+    np.save(case / "images.npy", np.ones((2, 16), np.float32))
+    state = {"1.weight": torch.ones(3, 16), "1.bias": torch.zeros(3),
+             "3.weight": torch.ones(2, 3), "3.bias": torch.zeros(2)}
+    tensor = state[key]
+    if damage == "drop":
+        del state[key]
+    elif damage == "extra":
+        state[key + "_extra"] = tensor
+    else:
+        state[key] = {"shape": lambda: torch.ones(*tensor.shape[:-1], tensor.shape[-1] + 1),
+                      "sparse": lambda: tensor.to_sparse(),
+                      "meta": lambda: torch.empty_like(tensor, device="meta"),
+                      "complex": lambda: tensor.to(torch.complex64),
+                      "text": lambda: "zeros",
+                      "nan": lambda: torch.full_like(tensor, float("nan")),
+                      "int": lambda: tensor.to(torch.int64),
+                      "half": lambda: tensor.half(),
+                      "none": lambda: None}[damage]()
+    saved = {"dict": state, "list": list(state.values()), "nested": {"state_dict": state}}
+    torch.save(saved[container], case / "w.pt")
+    run_case("state_dict", ["trace", "--model-file", f"{case / 'net.py'}:build", "--weights",
+                            case / "w.pt", "--images", case / "images.npy", "--out", case / "t"],
+             case, inputs=[case / "w.pt", case / "net.py"])
+
+
+# ------------------------------------------------------------------ objects given to the API
+
+ARRAYS = st.one_of(
+    st.builds(lambda shape, kind: np.ones(shape, kind),
+              st.lists(st.integers(0, 5), min_size=1, max_size=5).map(tuple),
+              st.sampled_from(["f4", "f2", "i1", "u1", "c8", "bool", "f8"])),
+    st.sampled_from([None, [[1.0]], "weights", 3.0]))
+
+
+@st.composite
+def api_layer(draw):
+    from accelsim import Layer
+
+    kind = draw(st.sampled_from(["conv2d", "linear", "conv2d", "conv3d", "", None]))
+    good = draw(st.booleans())
+    if good and kind == "conv2d":
+        weight, acts = np.ones((4, 2, 3, 3), "f4"), np.ones((1, 2, 6, 6), "f4")
+    elif good:
+        weight, acts = np.ones((3, 5), "f4"), np.ones((1, 5), "f4")
+    else:
+        weight, acts = draw(ARRAYS), draw(ARRAYS)
+    geometry = {key: draw(st.one_of(st.integers(-2, 3), st.just((1, 0)), st.just("1")))
+                for key in draw(st.lists(st.sampled_from(["stride", "padding", "dilation",
+                                                          "groups"]), unique=True))}
+    return Layer(draw(LAYER_NAMES), kind, weight, acts, **geometry)
+
+
+@st.composite
+def api_trace(draw):
+    from accelsim import Trace
+
+    fields = {key: draw(st.one_of(st.text(max_size=5), hostile)) for key in
+              draw(st.lists(st.sampled_from(["model", "variant", "dataset", "metadata",
+                                             "independent_layers"]), unique=True, max_size=2))}
+    return Trace(draw(st.lists(api_layer(), max_size=3)), **fields)
+
+
+@fuzz_settings("api")
+@given(data=st.data())
+def test_fuzz_objects_given_to_the_api(base, data, tmp_path):
+    """Layers and traces built in Python, valid or not, given to the public API: a result
+    with integer counts, or AccelsimError/ValueError/TypeError in one line."""
+    import accelsim
+
+    try:
+        trace = data.draw(api_trace())
+    except (accelsim.AccelsimError, ValueError, TypeError) as exc:  # refused at construction
+        assert "\n" not in str(exc)
+        OUTCOMES["api"]["clean error"] += 1
+        return
+    call = data.draw(st.sampled_from(["simulate", "save_trace", "layer_macs"]))
+    try:
+        if call == "simulate":
+            table = accelsim.simulate(base / "eie.yaml", trace)
+            assert (table["cycles_total"] >= 0).all() and table["macs_effective"].notna().all()
+        elif call == "save_trace":
+            accelsim.save_trace(trace, tmp_path / f"t{len(os.listdir(tmp_path))}")
+        else:
+            for layer in trace.layers:
+                macs = accelsim.layer_macs(layer)
+                assert macs.macs_dense >= 0 and (macs.macs_effective >= 0).all()
+        OUTCOMES["api"]["correct result"] += 1
+    except (accelsim.AccelsimError, ValueError, TypeError) as exc:
+        assert str(exc) and "\n" not in str(exc), str(exc)
+        OUTCOMES["api"]["clean error"] += 1
+
+
+# ------------------------------------------------------------------ scheduler addresses
+
+
+@fuzz_settings("scheduler")
+@given(address=st.one_of(
+    st.builds("{}{}:{}".format, st.sampled_from(["tcp://", "tcp:/", "tls://", "", "ucx://"]),
+              st.sampled_from(["127.0.0.1", "localhost", "no-such-host.invalid", "", "[::1]",
+                               "a b", "256.1.1.1"]),
+              st.one_of(st.integers(-1, 70000).map(str), st.sampled_from(["", "x", "8786/"]))),
+    odd_text.map(lambda t: "tcp://" + t)))
+def test_fuzz_scheduler_addresses(base, case_dirs, address):
+    case = case_dirs(base)
+    run_case("scheduler", ["sweep", base / "sweep.yaml", "--out", case / "s.parquet",
+                           "--scheduler", address], case)
 
 
 def option_values():

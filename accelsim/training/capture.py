@@ -112,6 +112,9 @@ def capture_layers(model, images):
                             f"{SUPPORTED}")
     seen, layers = {}, []
     for name, module, inputs in calls:
+        if inputs.is_floating_point() and not torch.isfinite(inputs).all():
+            raise AccelsimError(f"layer '{name}' ({type(module).__name__}): its input holds NaN "
+                                "or infinite values (an overflow in the layers before it?)")
         seen[name] = seen.get(name, 0) + 1
         kind, geometry = _geometry(name, module)
         layers.append(Layer(

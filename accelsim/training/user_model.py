@@ -74,6 +74,8 @@ def tensor_problem(tensor):
         return f"is a {tensor.layout} tensor; save dense tensors (tensor.to_dense())"
     if tensor.is_complex():
         return "is complex; accelsim simulates real-valued multiplies"
+    if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+        return "holds NaN or infinite values"
     return None
 
 
