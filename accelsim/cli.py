@@ -48,12 +48,17 @@ class _Names:
         return names is None or value in names
 
 
-def _check_new_directory(path, force):
-    """Before any work: `path` may be created (or, with --force, replaced)."""
+def _check_new_trace_directory(path, force):
+    """Before any work: a trace may be written at `path` (new, or with --force a trace that
+    holds nothing else)."""
     from .report.results import check_output_directory
+    from .workload.trace import is_trace_directory
 
     if Path(path).exists() and not force:
         raise AccelsimError(f"{path} already exists (pass --force to replace it)")
+    if Path(path).exists() and not is_trace_directory(path):
+        raise AccelsimError(f"{path} exists and is not one that accelsim wrote; --force "
+                            "replaces only those")
     check_output_directory(Path(path).parent, "output directory")
 
 
@@ -63,7 +68,7 @@ def cmd_synth(args):
     from .workload.topology import read_topology
     from .workload.trace import save_trace
 
-    _check_new_directory(args.out, args.force)
+    _check_new_trace_directory(args.out, args.force)
     densities = {"weight_density": args.weight_density,
                  "activation_density": args.activation_density}
     if args.topology:
@@ -202,7 +207,7 @@ MODEL_FILE_OPTIONS = ("weights", "images", "model_name", "variant")
 def cmd_trace(args):
     from .training.tracing import trace_from_checkpoint, trace_from_model_file
 
-    _check_new_directory(args.out, args.force)
+    _check_new_trace_directory(args.out, args.force)
     if args.checkpoint:
         given = [name for name in MODEL_FILE_OPTIONS if getattr(args, name) is not None]
         if given:

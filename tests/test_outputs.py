@@ -29,6 +29,14 @@ def _trace(path):
     return path
 
 
+def _tiny_spec(directory):
+    """A one-layer synthetic network spec: synth in a fraction of a second."""
+    spec = directory / "spec.yaml"
+    spec.write_text("model: tiny\nlayers:\n  - {name: fc, kind: linear, in_features: 8, "
+                    "out_features: 4, weight_density: 0.5, activation_density: 0.5}\n")
+    return spec
+
+
 def _snapshot(directory):
     return {p.relative_to(directory): p.read_bytes() for p in sorted(directory.rglob("*"))
             if p.is_file()}
@@ -59,7 +67,7 @@ def test_export_force_replaces_its_own_export_only(tmp_path, capsys):
 
 def test_trace_force_never_replaces_a_trace_holding_a_users_file(tmp_path, capsys):
     trace = _trace(tmp_path / "t")
-    synth = ["synth", "--preset", "alexnet-wp", "--samples", "1", "--out", str(trace), "--force"]
+    synth = ["synth", "--spec", str(_tiny_spec(tmp_path)), "--out", str(trace), "--force"]
     (trace / "notes.txt").write_text("mine\n")
     assert main(synth) == 2 and "not one that accelsim wrote" in capsys.readouterr().err
     assert (trace / "notes.txt").read_text() == "mine\n"
@@ -132,11 +140,12 @@ def test_a_full_disk_is_named_and_replaces_nothing(tmp_path, monkeypatch, capsys
     trace = _trace(tmp_path / "t")
     before = _snapshot(trace)
     monkeypatch.setattr(trace_module.np, "save", full_disk)
-    assert main(["synth", "--preset", "alexnet-wp", "--samples", "1", "--out", str(trace),
+    assert main(["synth", "--spec", str(_tiny_spec(tmp_path)), "--out", str(trace),
                  "--force"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"{trace}: the disk is full" in err
-    assert _snapshot(trace) == before and [p.name for p in tmp_path.iterdir()] == ["t"]
+    assert _snapshot(trace) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["spec.yaml", "t"]
 
 
 def test_names_a_spreadsheet_would_run_are_escaped_in_csv_and_read_back(tmp_path):

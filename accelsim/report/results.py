@@ -141,22 +141,31 @@ def write_marked(path, data, meta):
     return Path(path)
 
 
-# A CSV text cell that a spreadsheet would run as a formula (its first character one of
-# = + - @ tab CR; OWASP's "CSV injection") is written with a leading apostrophe, and one
-# that starts with an apostrophe gets a second, so that reading undoes exactly what writing
-# added. Names are legal however they start (a PyTorch module may be called "=x"); only
-# the CSV form escapes them. The sidecar says so (text_escaped), and only such a table is
-# unescaped when read.
+# CSV text, so that a table reads back as written and a spreadsheet runs nothing:
+# - a cell that a spreadsheet would run as a formula (first character = + - @ tab CR;
+#   OWASP's "CSV injection") gets a leading apostrophe; so does one that starts with an
+#   apostrophe, and the empty string is written as a lone apostrophe (an empty cell is a
+#   missing value): reading strips exactly one leading apostrophe. Names are legal however
+#   they start (a PyTorch module may be called "=x"); only the CSV form escapes them.
+# - the sidecar lists the text columns (text_columns): they are read as text, so a model
+#   named "0" or a layer named "NA" stays text, and only an empty cell is missing.
 _FORMULA_START = tuple("=+-@\t\r'")
+
+
+def _text_columns(table):
+    return [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]
 
 
 def _escape_text(table, undo=False):
     table = table.copy()
-    for column in [c for c in table.columns if not pd.api.types.is_numeric_dtype(table[c])]:
-        table[column] = [
-            (value[1:] if undo else "'" + value)
-            if isinstance(value, str) and value.startswith("'" if undo else _FORMULA_START)
-            else value for value in table[column]]
+    for column in _text_columns(table):
+        if undo:
+            values = [v[1:] if isinstance(v, str) and v.startswith("'") else v
+                      for v in table[column]]
+        else:
+            values = ["'" + v if isinstance(v, str) and (v == "" or v.startswith(_FORMULA_START))
+                      else v for v in table[column]]
+        table[column] = pd.Series(values, index=table.index, dtype=object)
     return table
 
 
@@ -165,7 +174,7 @@ def write_results(table, path, meta):
     buffer = io.BytesIO()
     if path.suffix == ".csv":
         buffer.write(_escape_text(table).to_csv(index=False).encode())
-        meta = dict(meta, text_escaped=True)
+        meta = dict(meta, text_escaped=True, text_columns=[str(c) for c in _text_columns(table)])
     else:
         table.to_parquet(buffer, index=False)
     return write_marked(path, buffer.getvalue(), meta)
@@ -189,14 +198,23 @@ def read_results(path: Union[str, Path], required: Sequence[str] = ()) -> pd.Dat
         if recorded is not None and recorded != hashlib.sha256(data).hexdigest():
             raise AccelsimError(f"{where}its sidecar {sidecar.name} describes another table "
                                 "(written by another run); rerun the command that wrote it")
+    meta = meta if isinstance(meta, dict) else {}
+    text = meta.get("text_columns") if meta.get("text_escaped") is True else None
+    text = text if isinstance(text, list) and all(isinstance(c, str) for c in text) else None
     try:
-        table = (pd.read_parquet(io.BytesIO(data)) if path.suffix == ".parquet"
-                 else pd.read_csv(io.BytesIO(data)))
+        if path.suffix == ".parquet":
+            table = pd.read_parquet(io.BytesIO(data))
+        elif text is None:  # a table of the user's, or an older accelsim's
+            table = pd.read_csv(io.BytesIO(data))
+        else:
+            header = pd.read_csv(io.BytesIO(data), nrows=0).columns
+            table = pd.read_csv(io.BytesIO(data), dtype={c: object for c in text if c in header},
+                                keep_default_na=False, na_values={c: [""] for c in header})
     except Exception as exc:  # noqa: BLE001 - pandas/pyarrow raise many types for bad bytes
         raise AccelsimError(f"{where}cannot be read as {path.suffix[1:]} "
                             f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"
                             ) from None
-    if isinstance(meta, dict) and meta.get("text_escaped") is True:
+    if text is not None:
         table = _escape_text(table, undo=True)
     missing = [c for c in required if c not in table.columns]
     if missing:
