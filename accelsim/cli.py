@@ -64,7 +64,7 @@ def _check_new_trace_directory(path, force):
 
 def cmd_synth(args):
     from .core.inputs import load_yaml
-    from .workload.synth import preset_spec, synthetic_trace
+    from .workload.synth import preset_spec, synthesis_estimate, synthetic_trace
     from .workload.topology import read_topology
     from .workload.trace import save_trace
 
@@ -79,6 +79,8 @@ def cmd_synth(args):
         network = load_yaml(args.spec, f"synthetic spec {args.spec}: ")
     else:
         network = preset_spec(args.preset)
+    _limits(args).check(f"synth {args.out}", *synthesis_estimate(network, args.samples, args.dtype),
+                        how=" (drawing the arrays)")
     trace = synthetic_trace(network, samples=args.samples, seed=args.seed, pattern=args.pattern,
                             cluster_size=args.cluster_size, dtype=args.dtype,
                             progress=tqdm_progress)
@@ -144,7 +146,7 @@ def cmd_simulate(args):
     check_results_path(args.out)
     traces = [load_trace(path, verify=not args.no_verify) for path in args.trace]
     table, archs, traces = simulate_all(args.arch, traces, per_sample=args.per_sample,
-                                        progress=tqdm_progress)
+                                        progress=tqdm_progress, limits=_limits(args))
     write_results(table, args.out, provenance(archs, traces, args.command_line))
     totals = table[table["layer"] == TOTAL_ROW]
     print(totals[["model", "variant", "arch", "macs_effective", "cycles_total", "latency_us",
@@ -235,7 +237,7 @@ def cmd_compare(args):
     from .studies.compare import compare
 
     result = compare(args.arch, args.trace, args.out, progress=tqdm_progress,
-                     command=args.command_line)
+                     command=args.command_line, limits=_limits(args))
     _print_summary(result.summary)
     print(f"wrote {args.out}/results.csv, results.parquet, summary.csv and "
           f"{len(result.plots)} plot files in {args.out}/plots")
@@ -251,11 +253,13 @@ def cmd_plot(args):
 def cmd_sweep(args):
     from .report.results import check_results_path
     from .studies.runner import check_scheduler
-    from .studies.sweep import load_sweep, run_sweep
+    from .studies.sweep import load_sweep, run_sweep, sweep_estimate
 
     check_scheduler(args.scheduler, args.workers)
     out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))
     sweep = load_sweep(args.sweep)
+    _limits(args).check(f"sweep {args.sweep}", *sweep_estimate(sweep, args.workers),
+                        how=f" ({len(sweep.points)} points x {len(sweep.traces)} traces)")
     table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers,
                       progress=tqdm_progress, command=args.command_line)
     print(f"wrote {out}: {len(sweep.points)} points x {len(sweep.traces)} traces, "
@@ -385,6 +389,10 @@ SCHEDULER = option("--scheduler", default="processes",
                    help="processes (default), local (Dask LocalCluster) or tcp://HOST:PORT")
 WORKERS = option("--workers", type=int, help="worker processes of processes and local "
                  "(default: the cores this process was given)")
+MAX_MEMORY = option("--max-memory", help="refuse a run estimated to need more memory at its "
+                    "peak, e.g. 8G (default: the memory free here)")
+MAX_WORK = option("--max-work", help="refuse a run estimated to take longer, in seconds or "
+                  "with m/h, e.g. 2h (default 1h)")
 QUICK_SAMPLES_HELP = f"test images per trace (default {SAMPLES}; {QUICK_SAMPLES} with --quick)"
 
 
@@ -445,7 +453,7 @@ accelsim synth --topology alexnet.csv --weight-density 0.4 --activation-density 
                    help="smoothing width of the clustered pattern (default 4)"),
             option("--dtype", choices=DTYPES, default="float16",
                    help="storage dtype of weights and activations (default float16)"),
-            FORCE)),
+            MAX_MEMORY, MAX_WORK, FORCE)),
         Command("export", "write a trace's geometry as a SCALE-Sim topology CSV (conv form; "
                 "IFMAP = the padded input)", """
 accelsim export --format scalesim traces/generated/mlp3-jp --out mlp3.csv
@@ -478,7 +486,7 @@ accelsim simulate --arch dense --arch my_configs/cnvlutin-8lanes.yaml \\
             arch_option(), TRACES, out_option("results table, .csv or .parquet"),
             option("--per-sample", action="store_true",
                    help="one row per sample instead of the per-inference average"),
-            NO_VERIFY)),
+            MAX_MEMORY, MAX_WORK, NO_VERIFY)),
         Command("train", "train a model, or prune a trained one (wp, wp-mac, jp, static-act)", """
 accelsim train --model mlp3 --method dense --out checkpoints/mlp3-dense.pt
 accelsim train --model mlp3 --method jp --from checkpoints/mlp3-dense.pt --out checkpoints/mlp3-jp.pt
@@ -528,7 +536,8 @@ accelsim demo --models mlp3,lenet4 --samples 16 --out results/demo-lenet""", cmd
                 """
 accelsim compare --arch dense --arch eie \\
     --trace traces/generated/alexnet-wp --trace traces/generated/alexnet-jp --out results/alexnet""",
-                cmd_compare, (arch_option(), TRACES, out_option("output directory"))),
+                cmd_compare, (arch_option(), TRACES, out_option("output directory"),
+                              MAX_MEMORY, MAX_WORK)),
         Command("plot", "figures from a results table alone (PNG and SVG)", """
 accelsim plot results/demo/results.csv --out results/demo/plots""", cmd_plot, (
             option("results", help="results table (.csv or .parquet)"),
@@ -540,7 +549,7 @@ accelsim sweep analysis/sweeps/eie_pes.yaml --scheduler tcp://10.0.0.5:8786""", 
             option("sweep", help="sweep YAML (arch, traces, grid and/or points)"),
             option("--out", help="results table, .parquet or .csv (default: the sweep file "
                    "with .parquet); finished points are kept in OUT.parts/"),
-            SCHEDULER, WORKERS)),
+            SCHEDULER, WORKERS, MAX_MEMORY, MAX_WORK)),
         Command("pareto", "train every method over a ladder of budgets from one dense model, "
                 "trace and simulate each point: accuracy against MACs, latency and energy, "
                 "Pareto fronts and an iso-accuracy table (resumable)", """
@@ -605,6 +614,13 @@ def _error_line(command, message):
     encoding = getattr(sys.stderr, "encoding", None) or "utf-8"
     print(text.encode(encoding, "backslashreplace").decode(encoding), file=sys.stderr)
     return 2
+
+
+def _limits(args):
+    from .core.resources import Limits
+
+    return Limits.from_options(args.max_memory, args.max_work, announce=lambda line: print(
+        f"accelsim {args.command}: {line}", file=sys.stderr))
 
 
 def _samples(args):

@@ -19,7 +19,7 @@ import pandas as pd
 from ..core.progress import no_progress
 from ..defaults import TOTAL_ROW
 from ..errors import AccelsimError
-from ..workload.macs import LayerMacs, layer_macs
+from ..workload.macs import LayerMacs, dense_macs, layer_macs
 from ..workload.trace import Layer, Trace, check_trace, load_trace
 from .config import load_arch
 from .energy import EnergyModel
@@ -272,6 +272,37 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
         if (values == values.round()).all():
             table[column] = values.astype(np.int64)
     return table[columns + ["mac_units"] + figure_names + energy_columns].infer_objects()
+
+
+# Peak bytes while one layer is simulated, per weight and per input and output element
+# over all samples, on top of the interpreter (BASE_BYTES) and the trace's own arrays, which
+# are memory-mapped and read whole: measured with /usr/bin/time on one 8192 x 8192 linear
+# layer (5 B per weight) and one 16 x 512 x 512 conv (21 B per input and output element)
+# on all six machines (2026-12-06), and rounded up. Weights are read and masked at about
+# WEIGHTS_PER_SECOND on every machine (the same linear layer: 2 s for 67 M weights).
+BASE_BYTES = 200 * 2**20
+BYTES_PER_WEIGHT = 8
+BYTES_PER_ACTIVATION = 32
+WEIGHTS_PER_SECOND = 3e7
+
+
+def simulation_estimate(archs, traces):
+    """(peak bytes, seconds) of simulating every trace on every machine config, from the
+    traces' shapes alone (no array is read): the estimate a run is refused on
+    (core.resources). Seconds: each layer's dense MACs over its machine's macs_per_second
+    floor, plus its weights at WEIGHTS_PER_SECOND, for every machine."""
+    arrays, working, seconds = 0, 0, 0.0
+    for trace in traces:
+        for layer in trace.layers:
+            weights, inputs = layer.weight.size, layer.activations.size
+            outputs = layer.samples * int(np.prod(layer.output_shape))
+            arrays += layer.weight.nbytes + layer.activations.nbytes
+            working = max(working, BYTES_PER_WEIGHT * weights
+                          + BYTES_PER_ACTIVATION * (inputs + outputs))
+            macs = dense_macs(layer) * layer.samples
+            seconds += sum(macs / MACHINES[arch.machine].macs_per_second
+                           + weights / WEIGHTS_PER_SECOND for arch in archs)
+    return BASE_BYTES + arrays + working, seconds
 
 
 def simulate(arch, trace, per_sample=False, reference=False, progress=None):

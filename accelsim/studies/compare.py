@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..core.inputs import list_of
 from ..core.progress import Progress
+from ..core.resources import Limits
 from ..defaults import QUICK_TRAINING, SAMPLES, TOTAL_ROW
 from ..errors import AccelsimError
 from ..report.results import (
@@ -64,10 +65,10 @@ def load_archs(archs):
     return archs
 
 
-def simulate_all(archs, traces, per_sample=False, progress=None):
+def simulate_all(archs, traces, per_sample=False, progress=None, limits=None):
     """Every trace on every machine, one table (archs: see `load_archs`; traces: objects or
-    paths)."""
-    from ..sim.simulator import simulate
+    paths). limits: a core.resources.Limits the run's estimate must stay within."""
+    from ..sim.simulator import simulate, simulation_estimate
     from ..workload.trace import load_trace
 
     archs = load_archs(archs)
@@ -75,6 +76,9 @@ def simulate_all(archs, traces, per_sample=False, progress=None):
     sources = [_label(t, i) for i, t in enumerate(traces)]
     traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
     check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])
+    if limits is not None:
+        limits.check("simulation", *simulation_estimate(archs, traces),
+                     how=f" ({len(traces)} trace(s) on {len(archs)} machine(s))")
     tables = [simulate(arch, trace, per_sample=per_sample, progress=progress)
               for arch in archs for trace in traces]
     table = pd.concat(tables, ignore_index=True)
@@ -126,7 +130,7 @@ def check_report_paths(out_dir):
 
 def compare(archs: Sequence[Union[ArchConfig, str, Path]], traces: Sequence[Union[Trace, str, Path]],
             out_dir: Union[str, Path], progress: Optional[Progress] = None,
-            command: str = "") -> CompareResult:
+            command: str = "", limits: Optional[Limits] = None) -> CompareResult:
     """Every trace on every machine config -> CompareResult (table, summary, plots).
 
     archs: configs, paths or bundled names; traces: Trace objects or trace directories.
@@ -134,12 +138,14 @@ def compare(archs: Sequence[Union[ArchConfig, str, Path]], traces: Sequence[Unio
     TOTAL row per trace and machine), summary.csv (speedup and energy saving over the
     dense model and the dense machine) and plots/ (PNG and SVG), as `accelsim compare`.
     command: the command line to record in the tables' sidecars (the CLI passes its own).
+    limits: an accelsim.core.resources.Limits that the run's estimated memory and work must
+    stay within (the CLI passes --max-memory and --max-work); None: no check.
 
         result = accelsim.compare(["dense", "eie"], ["traces/mlp3-wp", "traces/mlp3-jp"], "out")
         print(result.summary)
     """
     check_report_paths(out_dir)  # before any simulation
-    table, archs, traces = simulate_all(archs, traces, progress=progress)
+    table, archs, traces = simulate_all(archs, traces, progress=progress, limits=limits)
     summary, plots = report(table, out_dir, archs, traces, command)
     return CompareResult(table, summary, plots)
 

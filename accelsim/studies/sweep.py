@@ -38,11 +38,19 @@ from ..core.files import content_key
 from ..core.inputs import load_yaml, read_text, shown
 from ..core.progress import Progress
 from ..core.schema import build, spec
+from ..core.threads import cores_given
 from ..errors import AccelsimError, ConfigError
 from ..report.results import check_figures, check_results_path, read_part, write_part, write_results
 from ..sim.config import arch_from_dict, arch_path, load_arch
-from ..sim.simulator import ADDITIVE, COLUMNS, FLAG_COLUMNS, TEXT_COLUMNS, simulate
-from ..workload.trace import MANIFEST
+from ..sim.simulator import (
+    ADDITIVE,
+    COLUMNS,
+    FLAG_COLUMNS,
+    TEXT_COLUMNS,
+    simulate,
+    simulation_estimate,
+)
+from ..workload.trace import MANIFEST, load_trace
 from .runner import check_scheduler, run_jobs
 
 MAX_JOBS = 10_000
@@ -131,6 +139,18 @@ class SweepJob:
     @property
     def name(self):
         return f"{self.overrides} on {self.trace}"
+
+
+def sweep_estimate(sweep, workers=None):
+    """(peak bytes, seconds) of running `sweep` on `workers` local processes: each worker
+    holds one (point, trace) job at a time (simulator.simulation_estimate of its trace), and
+    the points share the work."""
+    workers = min(workers or cores_given(), len(sweep.points) * len(sweep.traces))
+    arch = load_arch(sweep.arch)
+    per_trace = [simulation_estimate([arch], [load_trace(t, verify=False)])
+                 for t in sweep.traces]
+    return (max(memory for memory, _ in per_trace) * workers,
+            len(sweep.points) * sum(seconds for _, seconds in per_trace) / workers)
 
 
 def run_point(arch_path, job, progress=None):

@@ -8,6 +8,7 @@ shape, dtype, sha256) and every layer's geometry before returning anything,
 so a simulator never sees a truncated or inconsistent trace.
 """
 
+import contextlib
 import json
 import math
 import os
@@ -35,6 +36,11 @@ MANIFEST = "manifest.json"
 # plane (C x (H + 2 pad) x (W + 2 pad), one sample) at most MAX_PLANE elements.
 MAX_GEOMETRY = 1024
 MAX_PLANE = 2**28
+# An array up to READ_WHOLE_BYTES is read into memory when the trace is loaded; a larger one
+# is memory-mapped, and a map holds an open file for as long as its array lives (Python's
+# mmap keeps its own descriptor). A trace of many small layers so needs no descriptors, and
+# one of many large ones is checked against the open-file limit before any is mapped.
+READ_WHOLE_BYTES = 4 * 2**20
 
 
 def _pair(value, what):
@@ -372,7 +378,44 @@ def _open_array(directory, entry, what, where, verify):
         if actual_sha != expected_sha:
             raise TraceError(f"{where}checksum mismatch in '{file_name}' "
                              f"(sha256 {actual_sha[:12]}..., manifest {expected_sha[:12]}...)")
+    if actual_bytes - data_offset <= READ_WHOLE_BYTES:
+        return np.load(file_path, allow_pickle=False)
     return np.load(file_path, mmap_mode="r", allow_pickle=False)
+
+
+def _entry_bytes(entry):
+    """An array entry's size as the manifest states it (0 where it states none it can)."""
+    try:
+        return math.prod(entry["shape"]) * np.dtype(entry["dtype"]).itemsize
+    except (KeyError, TypeError, ValueError, OverflowError):
+        return 0
+
+
+def _make_room_for_maps(entries, where):
+    """Before any array is mapped: the maps of this trace fit the process's limit on open
+    files, raised up to its hard limit where needed."""
+    import resource
+
+    maps = sum(_entry_bytes(entry.get(what)) > READ_WHOLE_BYTES
+               for entry in entries if isinstance(entry, dict)
+               for what in ("weight", "activations") if isinstance(entry.get(what), dict))
+    if not maps:
+        return
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    try:
+        in_use = len(os.listdir("/proc/self/fd"))
+    except OSError:  # no /proc: assume a few dozen
+        in_use = 64
+    needed = maps + in_use + 64
+    if soft != resource.RLIM_INFINITY and needed > soft:
+        with contextlib.suppress(ValueError, OSError):
+            raised = needed if hard == resource.RLIM_INFINITY else min(hard, needed)
+            resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+            soft = raised
+        if needed > soft:
+            raise TraceError(f"{where}{maps} arrays over {READ_WHOLE_BYTES // 2**20} MiB are "
+                             f"memory-mapped, one open file each, and {needed} open files are "
+                             f"needed; the limit is {soft} (ulimit -n): raise it")
 
 
 def _read_layer(directory, entry, index, verify, trace_where):
@@ -430,6 +473,7 @@ def load_trace(path: Union[str, Path], verify: bool = True) -> Trace:
     entries = _require(manifest, "layers", list, where)
     if not entries:
         raise TraceError(f"{where}the manifest lists no layer")
+    _make_room_for_maps(entries, where)
     layers = [_read_layer(directory, entry, i, verify, where) for i, entry in enumerate(entries)]
     names = [layer.name for layer in layers]
     if len(set(names)) != len(names):

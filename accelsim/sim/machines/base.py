@@ -48,6 +48,9 @@ class Machine:
                           weighted by that column; None: a layer's setting, 0 on TOTAL
     reference             the machine other machines' speedups are quoted against
     description           one line for `accelsim config --list` and the docs
+    macs_per_second       a floor of the model's simulation speed, in dense MACs per second
+                          of one core: only to estimate a run's work before it starts
+                          (simulator.simulation_estimate), never in a result
     """
 
     name: str
@@ -60,3 +63,4 @@ class Machine:
     compressed_outputs: bool = False
     reference: bool = False
     description: str = ""
+    macs_per_second: float = 1e8

@@ -39,4 +39,5 @@ MACHINE = Machine(
     buffers=TILE_ARRAY_BUFFERS + ("offsets",),
     activation_threshold=lambda arch: arch.params.activation_threshold,
     efficiency=(("lane_utilization", "Cnvlutin lane utilization"),),
+    macs_per_second=4e8,
     description="DaDianNao organization skipping zero activations (Albericio et al., ISCA 2016)")

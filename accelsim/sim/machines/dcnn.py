@@ -130,5 +130,6 @@ MACHINE = Machine(
     name="dcnn", params=DcnnParams, layer_counts=layer_counts,
     buffers=("weight_fifo", "iaram", "oaram"),
     efficiency=(("lane_utilization", "DCNN multiplier utilization"),),
+    macs_per_second=1e9,
     description="SCNN's dense twin: 64 PEs x 16 multipliers, dot products (Parashar et al., "
                 "ISCA 2017)")

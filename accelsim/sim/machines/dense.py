@@ -33,5 +33,6 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
 
 MACHINE = Machine(
     name="dense", params=TileArrayParams, layer_counts=layer_counts, buffers=TILE_ARRAY_BUFFERS,
-    reference=True, description="DaDianNao-style tile array executing every MAC (Chen et al., "
+    reference=True, macs_per_second=5e8,
+    description="DaDianNao-style tile array executing every MAC (Chen et al., "
     "MICRO 2014)")

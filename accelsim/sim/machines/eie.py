@@ -135,4 +135,5 @@ MACHINE = Machine(
     name="eie", params=EieParams, layer_counts=layer_counts,
     buffers=("sparse_matrix", "pointers", "activations"),
     efficiency=(("load_efficiency", "EIE load efficiency (ideal / actual)"),),
+    macs_per_second=1e8,
     description="weight and activation zero-skipping for FC layers (Han et al., ISCA 2016)")

@@ -399,5 +399,6 @@ MACHINE = Machine(
              ("contention_stall_fraction", "working_pe_cycles"),
              ("kc", None), ("temporal_tiles", None)),
     compressed_outputs=True,
+    macs_per_second=1e8,
     description="PT-IS-CP-sparse: Cartesian products of non-zero weights and activations "
                 "(Parashar et al., ISCA 2017)")

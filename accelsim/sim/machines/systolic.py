@@ -155,4 +155,5 @@ MACHINE = Machine(
     name="systolic", params=SystolicParams, layer_counts=layer_counts,
     buffers=("ifmap", "filter", "ofmap"),
     efficiency=(("lane_utilization", "systolic array utilization (MACs / R x C x cycles)"),),
+    macs_per_second=1e9,
     description="R x C systolic array with SCALE-Sim's os/ws/is dataflows (dense baseline)")
