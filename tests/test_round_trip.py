@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 
 import accelsim
 from accelsim import Layer, Trace
+from accelsim.core.inputs import FORMULA_START
 from accelsim.report.results import read_results, write_results
 from accelsim.workload.synth import synthetic_trace
 from accelsim.workload.topology import read_topology, topology_text
@@ -59,7 +60,8 @@ def layers(draw, name, exportable=False):
 @st.composite
 def traces(draw, exportable=False):
     layer_names = draw(st.lists(names.filter(lambda n: not exportable or (
-        "," not in n and "DP" not in n and n == n.strip())), min_size=1, max_size=3,
+        "," not in n and "DP" not in n and n == n.strip()
+        and not n.startswith(FORMULA_START))), min_size=1, max_size=3,
         unique=True))
     samples = draw(st.integers(1, 2))
     built = [draw(layers(name, exportable)) for name in layer_names]

@@ -139,6 +139,8 @@ def test_trace_export_synth_keeps_dense_macs_per_layer(tmp_path, capsys):
     (random_conv_layer(np.random.default_rng(0), "myDPconv"),
      "layer 'myDPconv': SCALE-Sim runs a layer whose name contains 'DP' as a depthwise conv"),
     (random_linear_layer(np.random.default_rng(0), "fc,1"), "layer 'fc,1': a comma or line"),
+    (random_linear_layer(np.random.default_rng(0), "=SUM(A1)"),
+     "layer '=SUM(A1)': a name starting with '=' is run as a formula by a spreadsheet"),
 ])
 def test_export_refuses_what_scalesim_cannot_express(tmp_path, capsys, layer, message):
     save_trace(Trace([layer]), tmp_path / "t")

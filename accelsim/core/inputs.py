@@ -32,6 +32,11 @@ def shown(value):
     return _short.repr(value)
 
 
+# What a spreadsheet runs as a formula when a CSV cell starts with it (OWASP, "CSV
+# injection"): results tables escape such cells, topology exports refuse such names.
+FORMULA_START = tuple("=+-@\t\r")
+
+
 def list_of(values, what, items):
     """`values` as a list, refusing the single value an API caller may pass by mistake (a
     string would otherwise be taken letter by letter)."""

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from ..core.files import atomic_file, can_write_in, write_text_atomic
-from ..core.inputs import load_json
+from ..core.inputs import FORMULA_START, load_json
 from ..defaults import VERSION
 from ..errors import AccelsimError
 
@@ -149,7 +149,9 @@ def write_marked(path, data, meta):
 #   they start (a PyTorch module may be called "=x"); only the CSV form escapes them.
 # - the sidecar lists the text columns (text_columns): they are read as text, so a model
 #   named "0" or a layer named "NA" stays text, and only an empty cell is missing.
-_FORMULA_START = tuple("=+-@\t\r'")
+
+
+ESCAPED_START = (*FORMULA_START, "'")
 
 
 def _text_columns(table):
@@ -163,7 +165,7 @@ def _escape_text(table, undo=False):
             values = [v[1:] if isinstance(v, str) and v.startswith("'") else v
                       for v in table[column]]
         else:
-            values = ["'" + v if isinstance(v, str) and (v == "" or v.startswith(_FORMULA_START))
+            values = ["'" + v if isinstance(v, str) and (v == "" or v.startswith(ESCAPED_START))
                       else v for v in table[column]]
         table[column] = pd.Series(values, index=table.index, dtype=object)
     return table

@@ -48,7 +48,7 @@ ratio): leave them out for SCALE-Sim, keep them for a round trip.
 import math
 from pathlib import Path
 
-from ..core.inputs import read_text, shown
+from ..core.inputs import FORMULA_START, read_text, shown
 from ..errors import AccelsimError
 from .macs import nonzero_activations, padded_mask
 from .synth import MAX_ELEMENTS, MAX_LAYERS, LayerSpec, NetworkSpec
@@ -227,6 +227,9 @@ def scalesim_row(layer):
     cannot express it (see the module docstring)."""
     if any(mark in layer.name for mark in ",\r\n"):
         _refuse(layer, "a comma or line break in the name would break SCALE-Sim's row")
+    if layer.name.startswith(FORMULA_START):
+        _refuse(layer, f"a name starting with {layer.name[0]!r} is run as a formula by a "
+                "spreadsheet that opens the CSV; rename the layer")
     depthwise = layer.kind == "conv2d" and layer.weight.shape[1] == 1
     if "DP" in layer.name and not depthwise:
         _refuse(layer, "SCALE-Sim runs a layer whose name contains 'DP' as a depthwise conv, "
