@@ -258,8 +258,10 @@ def cmd_sweep(args):
     check_scheduler(args.scheduler, args.workers)
     out = check_results_path(args.out or Path(args.sweep).with_suffix(".parquet"))
     sweep = load_sweep(args.sweep)
-    _limits(args).check(f"sweep {args.sweep}", *sweep_estimate(sweep, args.workers),
-                        how=f" ({len(sweep.points)} points x {len(sweep.traces)} traces)")
+    if not args.scheduler.startswith("tcp://"):  # a cluster's memory and cores are its own
+        _limits(args).check(f"sweep {args.sweep}", *sweep_estimate(sweep, args.workers),
+                            how=f" ({len(sweep.points)} points x {len(sweep.traces)} traces, "
+                                "finished points included)")
     table = run_sweep(sweep, out, scheduler=args.scheduler, workers=args.workers,
                       progress=tqdm_progress, command=args.command_line)
     print(f"wrote {out}: {len(sweep.points)} points x {len(sweep.traces)} traces, "

@@ -12,6 +12,7 @@ from conftest import random_conv_layer, random_linear_layer
 
 import accelsim
 from accelsim import Trace
+from accelsim.core.resources import Limits
 
 ALLOWED = (accelsim.AccelsimError, ValueError, TypeError)
 WRONG = [None, 3, -1.5, float("nan"), True, "", "eie", b"x", [], [None], ["eie"], {"a": 1},
@@ -54,7 +55,9 @@ BAD_TRACES = [
     ("groups 0", lambda: Trace([_conv(groups=0)]), "groups=0"),
     ("total row's name", lambda: Trace([_conv(name="TOTAL")]), "reserved"),
     ("empty name", lambda: Trace([_conv(name="")]), "1 to 200 characters"),
-    ("line break in a name", lambda: Trace([_conv(name="a\nb")]), "not printable"),
+    ("line break in a name", lambda: Trace([_conv(name="a\nb")]), "holds a line break"),
+    ("empty weights", lambda: Trace([_conv(weight=np.ones((0, 4, 3, 3), "float32"))]),
+     "empty dimension"),
     ("duplicate names", lambda: Trace([_conv(), _conv()]), "unique"),
     ("independent_layers 'no'", lambda: Trace([_conv()], independent_layers="no"),
      "independent_layers must be True or False"),
@@ -77,7 +80,8 @@ def test_a_trace_built_in_python_is_checked_like_a_loaded_one(what, build, messa
         return
     for call in (lambda: accelsim.simulate("eie", trace),
                  lambda: accelsim.save_trace(trace, tmp_path / "t"),
-                 lambda: accelsim.compare(["eie"], [trace], tmp_path / "out")):
+                 lambda: accelsim.compare(["eie"], [trace], tmp_path / "out"),
+                 lambda: accelsim.compare(["eie"], [trace], tmp_path / "out", limits=Limits())):
         with pytest.raises(ALLOWED, match=None) as caught:
             call()
         assert message in str(caught.value) and "\n" not in str(caught.value)
@@ -94,3 +98,6 @@ def test_an_arch_config_built_in_python_is_checked_like_a_loaded_one():
         accelsim.compare("eie", [trace], "out")
     with pytest.raises(TypeError, match="overrides must map"):
         accelsim.load_arch("eie", ["x"])
+    with pytest.raises(ValueError, match="overrides apply to a config file"):
+        accelsim.load_arch(config, {"memory.buffers.sparse_matrix.bank_kb": 256})
+    assert accelsim.load_arch(config) is config

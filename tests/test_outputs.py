@@ -63,6 +63,11 @@ def test_export_force_replaces_its_own_export_only(tmp_path, capsys):
     assert main(export + [str(own)]) == 2 and "already exists" in capsys.readouterr().err
     assert main(export + [str(own), "--force"]) == 0
     assert own.read_text().startswith("Layer name, IFMAP Height")
+    # Edited since: the user's now, though its sidecar is still beside it.
+    own.write_text(own.read_text() + "my, 1, 1, 1, 1, 1, 1, 1,\n")
+    edited = own.read_text()
+    assert main(export + [str(own), "--force"]) == 2 and own.read_text() == edited
+    assert "accelsim did not write it" in capsys.readouterr().err
 
 
 def test_trace_force_never_replaces_a_trace_holding_a_users_file(tmp_path, capsys):

@@ -98,3 +98,36 @@ def test_a_trace_of_many_layers_loads_under_a_small_open_file_limit(tmp_path):
     status, _, err = _measured(["simulate", "--arch", "dense", "--trace", "many", "--out",
                                 "r.csv"], tmp_path, limit_files=256)
     assert status == 0, err
+
+
+MAPS = textwrap.dedent("""
+    import resource, sys
+    import accelsim.workload.trace as trace_module
+    trace_module.READ_WHOLE_BYTES = 64  # every array of the test trace is mapped
+    soft, hard = int(sys.argv[1]), int(sys.argv[2])
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    try:
+        trace = trace_module.load_trace(sys.argv[3])
+    except trace_module.TraceError as exc:
+        print("refused:", exc)
+    else:
+        print("loaded", len(trace.layers), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+""")
+
+
+def test_mapped_arrays_raise_the_open_file_limit_or_are_refused_before_mapping(tmp_path):
+    layers = "".join(f"  - {{name: l{i}, kind: linear, in_features: 32, out_features: 16, "
+                     "weight_density: 0.5, activation_density: 0.5}\n" for i in range(150))
+    (tmp_path / "net.yaml").write_text("model: net\nlayers:\n" + layers)
+    assert main(["synth", "--spec", str(tmp_path / "net.yaml"), "--out", str(tmp_path / "t"),
+                 "--dtype", "float32"]) == 0
+
+    def load(soft, hard):
+        return subprocess.run([sys.executable, "-c", MAPS, str(soft), str(hard),
+                               str(tmp_path / "t")], capture_output=True, text=True,
+                              timeout=120).stdout.strip()
+    loaded = load(128, 4096)  # 300 maps: the soft limit is raised towards the hard one
+    assert loaded.startswith("loaded 150 ") and int(loaded.split()[-1]) > 300
+    refused = load(128, 128)
+    assert refused.startswith("refused:") and "300 arrays over" in refused
+    assert "the limit is 128 (ulimit -n)" in refused

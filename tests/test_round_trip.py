@@ -22,7 +22,7 @@ names = st.one_of(
             min_size=1, max_size=30),
     st.sampled_from(["features.0", "=HYPERLINK(\"x\")", "+1", "-a", "@b", "'q", "TOTAL_",
                      "total", "layer #2", "名前", "a" * 200]),
-).filter(lambda n: n.isprintable() and n != "TOTAL")
+).filter(lambda n: n != "TOTAL")
 
 
 def _array(rng, shape, dtype, density):
@@ -119,4 +119,7 @@ def test_a_results_table_reads_back_the_same(trace, suffix, tmp_path_factory):
     path = tmp_path_factory.mktemp("results") / f"r{suffix}"
     write_results(table, path, {"command": "test"})
     loaded = read_results(path)
+    if suffix == ".csv":  # CSV has one empty cell: an empty string comes back missing
+        table = table.astype(object).where(table != "", None)
+        loaded = loaded.astype(object).where(loaded.notna(), None)
     pd.testing.assert_frame_equal(loaded, table, check_dtype=False, check_exact=True)

@@ -39,8 +39,12 @@ def test_round_trip_every_geometry(tmp_path_factory, groups, kernel, stride, pad
         assert after.weight.dtype == before.weight.dtype
 
 
-def test_arrays_are_memory_mapped(tmp_path, small_trace):
+def test_large_arrays_are_memory_mapped_and_small_ones_read(tmp_path, small_trace, monkeypatch):
+    import accelsim.workload.trace as trace_module
+
     save_trace(small_trace, tmp_path / "t")
+    assert not isinstance(load_trace(tmp_path / "t").layers[0].weight, np.memmap)
+    monkeypatch.setattr(trace_module, "READ_WHOLE_BYTES", 0)
     assert isinstance(load_trace(tmp_path / "t").layers[0].weight, np.memmap)
 
 

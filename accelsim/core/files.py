@@ -78,8 +78,10 @@ def _umask():
 
 
 def _as_if_created(path, directory):
-    """Give a staged temporary the mode `open`/`mkdir` would have given it."""
-    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+    """Give a staged temporary the mode `open`/`mkdir` would have given it, keeping the
+    setgid bit a directory inherits from a shared project directory."""
+    kept = os.stat(path).st_mode & 0o7000 if directory else 0
+    os.chmod(path, ((0o777 if directory else 0o666) & ~_umask()) | kept)
 
 
 def can_write_in(directory):
@@ -131,6 +133,10 @@ def atomic_directory(path, overwrite=False, replaceable=None):
     try:
         _as_if_created(staging, directory=True)
         yield staging
+        if path.exists() and not (overwrite and replaceable and replaceable(path)):
+            # Checked again: something of the user's may have arrived while we worked.
+            raise AccelsimError(f"{path} appeared or changed while it was being written and "
+                                "now holds what accelsim did not write; nothing was replaced")
         if path.exists():
             # Move the old copy aside first: a crash between the two renames
             # leaves the old trace under a hidden name, never a mixed one.

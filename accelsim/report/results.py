@@ -19,7 +19,7 @@ from typing import Union
 import numpy as np
 import pandas as pd
 
-from ..core.files import atomic_file, can_write_in, write_text_atomic
+from ..core.files import atomic_file, can_write_in, sha256_of_file, write_text_atomic
 from ..core.inputs import FORMULA_START, load_json
 from ..defaults import VERSION
 from ..errors import AccelsimError
@@ -82,7 +82,8 @@ _FIGURE_SIGNS = {".png": re.compile(rb"tEXtSoftware\x00accelsim "),
 
 def written_by_accelsim(path):
     """Whether the file at `path` is one accelsim wrote: a figure with accelsim's mark in
-    its metadata, or a table or topology with the sidecar accelsim writes beside them."""
+    its metadata, or a table or topology whose sidecar records its sha256 (an edited one
+    is the user's now)."""
     path = Path(path)
     if path.suffix in _FIGURE_SIGNS:
         try:
@@ -93,9 +94,10 @@ def written_by_accelsim(path):
         return bool(_FIGURE_SIGNS[path.suffix].search(head))
     try:
         meta = json.loads(sidecar_path(path).read_text())
-    except (OSError, ValueError):
+        recorded = meta.get("table_sha256") if isinstance(meta, dict) else None
+        return "accelsim_version" in meta and recorded == sha256_of_file(path)
+    except (OSError, ValueError, AttributeError, TypeError):
         return False
-    return isinstance(meta, dict) and "accelsim_version" in meta
 
 
 def check_replaceable(path, what):
@@ -133,8 +135,9 @@ def write_marked(path, data, meta):
     meta = dict(meta, table_sha256=hashlib.sha256(data).hexdigest())
     meta.setdefault("accelsim_version", VERSION)
     # The sidecar lands just before the table: a kill between the two leaves no table
-    # without its sidecar (which a rerun would refuse to replace), at worst an old table
-    # whose sidecar no longer matches, which read_results refuses and a rerun replaces.
+    # without its sidecar, at worst an old table whose sidecar no longer matches, which
+    # read_results refuses and a rerun will not replace (it cannot tell it from a table
+    # the user edited): the error says to remove it.
     with atomic_file(path) as handle:
         handle.write(data)
         write_text_atomic(sidecar_path(path), json.dumps(meta, indent=2, default=str) + "\n")
@@ -144,11 +147,11 @@ def write_marked(path, data, meta):
 # CSV text, so that a table reads back as written and a spreadsheet runs nothing:
 # - a cell that a spreadsheet would run as a formula (first character = + - @ tab CR;
 #   OWASP's "CSV injection") gets a leading apostrophe; so does one that starts with an
-#   apostrophe, and the empty string is written as a lone apostrophe (an empty cell is a
-#   missing value): reading strips exactly one leading apostrophe. Names are legal however
+#   apostrophe: reading strips exactly one leading apostrophe. Names are legal however
 #   they start (a PyTorch module may be called "=x"); only the CSV form escapes them.
 # - the sidecar lists the text columns (text_columns): they are read as text, so a model
-#   named "0" or a layer named "NA" stays text, and only an empty cell is missing.
+#   named "0" or a layer named "NA" stays text. An empty cell is a missing value, as CSV
+#   has it: an empty string comes back missing (names are never empty).
 
 
 ESCAPED_START = (*FORMULA_START, "'")
@@ -165,7 +168,7 @@ def _escape_text(table, undo=False):
             values = [v[1:] if isinstance(v, str) and v.startswith("'") else v
                       for v in table[column]]
         else:
-            values = ["'" + v if isinstance(v, str) and (v == "" or v.startswith(ESCAPED_START))
+            values = ["'" + v if isinstance(v, str) and v.startswith(ESCAPED_START)
                       else v for v in table[column]]
         table[column] = pd.Series(values, index=table.index, dtype=object)
     return table

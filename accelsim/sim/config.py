@@ -261,9 +261,11 @@ def load_arch(arch: Union[ArchConfig, str, Path],
     if overrides is not None and not isinstance(overrides, Mapping):
         raise TypeError(f"overrides must map dotted keys to values, got {shown(overrides)}")
     if isinstance(arch, ArchConfig):
-        checked = arch_from_dict(arch.to_dict(), f"arch config {shown(arch.name)}: ",
-                                 overrides=overrides)
-        return checked if overrides else arch
+        if overrides:  # its energy figures were looked up for its own sizes: reload instead
+            raise ValueError(f"overrides apply to a config file or bundled name, not to the "
+                             f"ArchConfig {shown(arch.name)}; use dataclasses.replace")
+        arch_from_dict(arch.to_dict(), f"arch config {shown(arch.name)}: ")
+        return arch
     path = arch_path(arch)
     where = f"arch config {path}: "
     return arch_from_dict(_read_yaml(path, where), where, path.parent, overrides)

@@ -20,7 +20,7 @@ from ..core.progress import no_progress
 from ..defaults import TOTAL_ROW
 from ..errors import AccelsimError
 from ..workload.macs import LayerMacs, dense_macs, layer_macs
-from ..workload.trace import Layer, Trace, check_trace, load_trace
+from ..workload.trace import READ_WHOLE_BYTES, Layer, Trace, check_trace, load_trace
 from .config import load_arch
 from .energy import EnergyModel
 from .machines import MACHINES
@@ -275,8 +275,9 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
 
 
 # Peak bytes while one layer is simulated, per weight and per input and output element
-# over all samples, on top of the interpreter (BASE_BYTES) and the trace's own arrays, which
-# are memory-mapped and read whole: measured with /usr/bin/time on one 8192 x 8192 linear
+# over all samples, on top of the interpreter (BASE_BYTES) and the trace's arrays read into
+# memory (those up to READ_WHOLE_BYTES; larger ones are memory-mapped, pages the system can
+# drop again, and counted in the working set of their layer only): measured with /usr/bin/time on one 8192 x 8192 linear
 # layer (5 B per weight) and one 16 x 512 x 512 conv (21 B per input and output element)
 # on all six machines (2026-12-06), and rounded up. Weights are read and masked at about
 # WEIGHTS_PER_SECOND on every machine (the same linear layer: 2 s for 67 M weights).
@@ -296,7 +297,8 @@ def simulation_estimate(archs, traces):
         for layer in trace.layers:
             weights, inputs = layer.weight.size, layer.activations.size
             outputs = layer.samples * int(np.prod(layer.output_shape))
-            arrays += layer.weight.nbytes + layer.activations.nbytes
+            arrays += sum(a.nbytes for a in (layer.weight, layer.activations)
+                          if a.nbytes <= READ_WHOLE_BYTES)
             working = max(working, BYTES_PER_WEIGHT * weights
                           + BYTES_PER_ACTIVATION * (inputs + outputs))
             macs = dense_macs(layer) * layer.samples

@@ -69,12 +69,12 @@ def simulate_all(archs, traces, per_sample=False, progress=None, limits=None):
     """Every trace on every machine, one table (archs: see `load_archs`; traces: objects or
     paths). limits: a core.resources.Limits the run's estimate must stay within."""
     from ..sim.simulator import simulate, simulation_estimate
-    from ..workload.trace import load_trace
+    from ..workload.trace import Trace, check_trace, load_trace
 
     archs = load_archs(archs)
     traces = list_of(traces, "traces", "Trace objects or trace directories")
     sources = [_label(t, i) for i, t in enumerate(traces)]
-    traces = [t if not isinstance(t, (str, Path)) else load_trace(t) for t in traces]
+    traces = [check_trace(t) if isinstance(t, Trace) else load_trace(t) for t in traces]
     check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])
     if limits is not None:
         limits.check("simulation", *simulation_estimate(archs, traces),

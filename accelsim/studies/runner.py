@@ -18,7 +18,9 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import os
+import socket
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from typing import Any, Optional, TypeVar
@@ -34,16 +36,24 @@ MAX_WORKERS = 1024
 Job = TypeVar("Job")
 
 
-def check_scheduler(scheduler: str, workers: Optional[int]) -> None:
-    """Before any work: the scheduler is one we know (a tcp:// one answers as a Dask
-    scheduler does) and the worker count is sane."""
+def check_scheduler(scheduler: str, workers: Optional[int], probe: bool = True) -> None:
+    """Before any work: the scheduler is one we know (with probe, a tcp:// one answers as a
+    Dask scheduler does) and the worker count is sane."""
     if not (scheduler in SCHEDULERS[:2] or str(scheduler).startswith("tcp://")):
         raise AccelsimError(f"--scheduler {shown(scheduler)} is invalid: must be one of "
                             f"{', '.join(SCHEDULERS)}")
     if workers is not None and not 1 <= workers <= MAX_WORKERS:
         raise AccelsimError(f"--workers {workers} is invalid: must be in 1..{MAX_WORKERS}")
-    if scheduler.startswith("tcp://"):
+    if probe and scheduler.startswith("tcp://"):
         probe_dask_scheduler(scheduler)
+
+
+def _lookup(host, port):
+    """(address, port) of `host`'s first stream address, or why there is none (text)."""
+    try:
+        return socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][4][:2]
+    except (OSError, UnicodeError, ValueError) as exc:  # unknown host, a bad IDNA label
+        return getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
 
 
 def probe_dask_scheduler(address: str, timeout: float = 5.0) -> None:
@@ -57,7 +67,6 @@ def probe_dask_scheduler(address: str, timeout: float = 5.0) -> None:
     many bytes, which begin with the 8-byte count of the frames that follow). The probe reads
     that much and checks that the lengths are those of a handshake (a few hundred bytes).
     """
-    import socket
     import struct
     from urllib.parse import urlsplit
 
@@ -79,9 +88,18 @@ def probe_dask_scheduler(address: str, timeout: float = 5.0) -> None:
             data += chunk
         return data
 
+    # The name lookup has no timeout of its own: it runs in a thread that is given one.
+    found: list = []
+    lookup = threading.Thread(target=lambda: found.append(_lookup(host, port)), daemon=True)
+    lookup.start()
+    lookup.join(timeout)
+    if not found:
+        raise AccelsimError(f"{where}looking up {shown(host)} took over {timeout:g} s")
+    if isinstance(found[0], str):
+        raise AccelsimError(f"{where}cannot look up {shown(host)} ({found[0]})")
     try:
-        connection = socket.create_connection((host, port), timeout=timeout)
-    except OSError as exc:  # refused, unreachable, unknown host, timed out
+        connection = socket.create_connection(found[0], timeout=timeout)
+    except OSError as exc:  # refused, unreachable, timed out
         raise AccelsimError(f"{where}cannot connect ({exc.strerror or exc})") from None
     try:
         with connection:
@@ -137,6 +155,7 @@ def dask_client(scheduler: str, workers: int) -> Iterator[Any]:
         client = Client(LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                      dashboard_address=None))
     else:
+        probe_dask_scheduler(scheduler)  # Dask would hang on, or trust, another service
         try:
             client = Client(scheduler, timeout="10s")
         except (OSError, TimeoutError, ValueError, TypeError) as exc:
@@ -166,7 +185,7 @@ def run_jobs(jobs: Sequence[Job], work: Callable[[Job, Optional[Progress]], Any]
     `work` or `save` does not stop the others; the first is raised at the end as an
     AccelsimError, with how many `what`s failed.
     """
-    check_scheduler(scheduler, workers)
+    check_scheduler(scheduler, workers, probe=False)  # dask_client probes when it connects
     progress = progress or no_progress
     cores = cores_given()
     workers = workers or cores

@@ -66,15 +66,16 @@ def build_model(model_file):
     return model
 
 
-def tensor_problem(tensor):
-    """Why a weight tensor cannot be traced, or None: it must hold real values, densely."""
+def tensor_problem(tensor, parameter=True):
+    """Why a tensor cannot be traced, or None: it must hold real values, densely, and a
+    parameter finite ones (a buffer, such as an attention mask, may hold -inf)."""
     if tensor.device.type == "meta":
         return "is on the meta device: it holds no values (load the weights first)"
     if tensor.layout != torch.strided:
         return f"is a {tensor.layout} tensor; save dense tensors (tensor.to_dense())"
     if tensor.is_complex():
         return "is complex; accelsim simulates real-valued multiplies"
-    if tensor.is_floating_point() and not torch.isfinite(tensor).all():
+    if parameter and tensor.is_floating_point() and not torch.isfinite(tensor).all():
         return "holds NaN or infinite values"
     return None
 
@@ -100,8 +101,9 @@ def load_weights(model, weights):
     if missing or unexpected:
         raise AccelsimError(f"{where}does not match the model: missing keys {shown(missing)}, "
                             f"unexpected keys {shown(unexpected)}")
+    parameters = dict(model.named_parameters())
     for key, tensor in state.items():
-        problem = tensor_problem(tensor)
+        problem = tensor_problem(tensor, parameter=key in parameters)
         if problem:
             raise AccelsimError(f"{where}key '{key}' {problem}")
         if tensor.shape != expected[key].shape:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import sys
+import unicodedata
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -138,16 +139,17 @@ class Trace:
 
 def check_layer_name(name, where=""):
     """The one rule for a layer's name, wherever it enters (manifest, capture, topology,
-    spec, a Layer built in Python): 1 to 200 printable characters, not the results' total
+    spec, a Layer built in Python): 1 to 200 characters, none of them a control character
+    or line break, not the results' total
     row's name. A name that a spreadsheet would run as a formula is escaped where a CSV is
     written (report.results), not refused: it is a legal module name."""
     if not isinstance(name, str):
         raise TraceError(f"{where}layer name must be text, got {shown(name)}")
     if not 1 <= len(name) <= 200:
         raise TraceError(f"{where}layer name {shown(name)} must be 1 to 200 characters")
-    if not name.isprintable():
-        raise TraceError(f"{where}layer name {shown(name)} holds a line break or another "
-                         "character that is not printable")
+    if any(unicodedata.category(ch) in ("Cc", "Cs", "Zl", "Zp") for ch in name):
+        raise TraceError(f"{where}layer name {shown(name)} holds a line break, a control "
+                         "character or half a surrogate pair")
     if name == TOTAL_ROW:
         raise TraceError(f"{where}layer name '{TOTAL_ROW}' is reserved for the results' total "
                          "row; rename the layer")
@@ -181,7 +183,7 @@ def check_trace(trace, where=""):
     if not isinstance(trace.independent_layers, bool):
         raise TraceError(f"{where}independent_layers must be True or False, got "
                          f"{shown(trace.independent_layers)}")
-    if not isinstance(trace.layers, list) or not trace.layers:
+    if not isinstance(trace.layers, (list, tuple)) or not trace.layers:
         raise TraceError(f"{where}a trace needs a non-empty list of layers, got "
                          f"{shown(trace.layers)}")
     for index, layer in enumerate(trace.layers):
@@ -233,6 +235,9 @@ def check_layer_geometry(layer, where=""):
                  f"with padding {layer.padding} and dilation {layer.dilation}")
     if acts.shape[0] < 1:
         fail("activations hold no sample")
+    for what, array in (("weight", weight), ("activations", acts)):
+        if 0 in array.shape:
+            fail(f"{what} shape {tuple(array.shape)} has an empty dimension")
     for what, array in (("weight", weight), ("activations", acts)):
         if array.dtype.name not in DTYPES:
             fail(f"{what} dtype {array.dtype.name} is not one of {', '.join(DTYPES)}")
@@ -453,7 +458,8 @@ def _read_layer(directory, entry, index, verify, trace_where):
 
 
 def load_trace(path: Union[str, Path], verify: bool = True) -> Trace:
-    """Read and validate a trace directory; arrays are memory-mapped.
+    """Read and validate a trace directory; arrays over READ_WHOLE_BYTES are memory-mapped,
+    smaller ones read.
 
     verify=False skips the sha256 pass (sizes, shapes and geometry are still checked).
     """
