@@ -216,13 +216,14 @@ def cmd_trace(args):
             raise AccelsimError(f"--{given[0].replace('_', '-')} applies to --model-file, "
                                 f"not --checkpoint")
         samples = SAMPLES if args.samples is None else args.samples
-        trace = trace_from_checkpoint(args.checkpoint, samples, args.out, overwrite=args.force)
+        trace = trace_from_checkpoint(args.checkpoint, samples, args.out, overwrite=args.force,
+                                      limits=_limits(args))
     else:
         if args.images is None:
             raise AccelsimError("--model-file needs --images (a .npy file of inputs)")
         trace = trace_from_model_file(args.model_file, args.images, args.out, args.weights,
                                       args.samples, args.model_name, args.variant or "dense",
-                                      overwrite=args.force)
+                                      overwrite=args.force, limits=_limits(args))
     print(f"wrote {args.out}: {trace.model}/{trace.variant}, {len(trace.layers)} layers, "
           f"{trace.samples} images")
 
@@ -519,7 +520,7 @@ accelsim trace --model-file my_net.py:build --weights my_net.pt --images images.
             option("--variant", help="--model-file: variant in the trace (default dense)"),
             samples_option(f"images to run, the first N (default: {SAMPLES} test images of "
                            "a checkpoint's data set; all of --images)"),
-            out_option("trace directory to create"), FORCE)),
+            out_option("trace directory to create"), MAX_MEMORY, MAX_WORK, FORCE)),
         Command("demo", "the main job: MNIST models as dense, WP and JP, traced, simulated "
                 "on every machine, summarized and plotted", """
 accelsim demo --out results/demo

@@ -232,3 +232,14 @@ def test_capture_trace_is_public_and_import_accelsim_stays_torch_free():
     assert "capture_trace" in accelsim.__all__
     code = "import sys, accelsim; accelsim.capture_trace; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_trace_estimates_its_memory_from_a_dry_run_before_capturing(user_files, capsys):
+    directory, _, _ = user_files
+    args = ["trace", "--model-file", f"{directory / 'my_net.py'}:build", "--images",
+            str(directory / "images.npy"), "--out", str(directory / "t")]
+    assert main(args + ["--max-memory", "300M"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "trace: needs about" in err and "over --max-memory" in err
+    assert not (directory / "t").exists()
+    assert main(args + ["--max-memory", "2G"]) == 0

@@ -142,10 +142,48 @@ def as_model_input(model, images):
     return images.to(dtype=parameter.dtype, device=parameter.device)
 
 
+# Bytes held per element of a recorded layer input, for every sample, until the trace is
+# written (counted, not measured): its clone (4 B, float32), the NumPy float32 copy the trace
+# keeps (4 B) and the forward pass's own activations of the batch (4 B).
+CAPTURE_BYTES_PER_ELEMENT = 12
+BASE_BYTES = 400 * 2**20  # the interpreter with torch, NumPy and accelsim imported
+
+
+@torch.no_grad()
+def capture_estimate(model, images):
+    """(peak bytes, seconds) of capturing all of `images`, from a dry run on the first one:
+    the recorded layers' input sizes are known only once the model has run."""
+    import time
+
+    per_sample, handles = [], []
+    for _, module in maskable_layers(model):
+        handles.append(module.register_forward_pre_hook(
+            lambda mod, args: per_sample.append(args[0][:1].numel())))
+    model.eval()
+    started = time.perf_counter()
+    try:
+        model(images[:1])
+    except Exception as exc:  # the user's model: whatever its forward raises
+        raise AccelsimError(f"the model's forward pass on images of shape "
+                            f"{tuple(images[:1].shape)} failed ({brief(exc)})") from exc
+    finally:
+        for handle in handles:
+            handle.remove()
+    seconds = (time.perf_counter() - started) * len(images)
+    weights = sum(module.weight.numel() for _, module in maskable_layers(model))
+    return (BASE_BYTES + CAPTURE_BYTES_PER_ELEMENT * sum(per_sample) * len(images)
+            + 8 * weights, seconds)
+
+
 def capture_trace(model, images, model_name="model", variant="dense", dataset="",
-                  metadata=None, source=""):
-    """The Trace of one forward pass (see accelsim.capture_trace)."""
+                  metadata=None, source="", limits=None):
+    """The Trace of one forward pass (see accelsim.capture_trace). limits: a
+    core.resources.Limits its estimate (capture_estimate) must stay within."""
     check_supported(model)  # before as_model_input reads its parameters
-    return check_trace(Trace(layers=capture_layers(model, as_model_input(model, images)),
+    images = as_model_input(model, images)
+    if limits is not None:
+        limits.check("trace", *capture_estimate(model, images),
+                     how=f" (a forward pass of {len(images)} sample(s))")
+    return check_trace(Trace(layers=capture_layers(model, images),
                              model=model_name, variant=variant, dataset=dataset, source=source,
                              metadata=metadata or {}))

@@ -13,8 +13,9 @@ from .data import load_dataset
 from .user_model import build_model, load_images, load_weights
 
 
-def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
-    """Run the first `samples` test images through a checkpoint and save the trace."""
+def trace_from_checkpoint(checkpoint, samples, out, overwrite=False, limits=None):
+    """Run the first `samples` test images through a checkpoint and save the trace
+    (limits: see capture_trace)."""
     model, meta = load_checkpoint(checkpoint)
     data = load_dataset(meta["dataset"], validation=meta["config"]["validation"],
                         seed=meta["config"]["seed"])
@@ -26,13 +27,13 @@ def trace_from_checkpoint(checkpoint, samples, out, overwrite=False):
     metadata.update(checkpoint=str(checkpoint), samples_from="first N test images")
     trace = capture_trace(model, torch.from_numpy(data.test.images[:samples]), meta["model"],
                           meta["method"], meta["dataset"], metadata,
-                          source=f"accelsim trace --checkpoint {checkpoint}")
+                          source=f"accelsim trace --checkpoint {checkpoint}", limits=limits)
     save_trace(trace, out, overwrite=overwrite)
     return trace
 
 
 def trace_from_model_file(model_file, images, out, weights=None, samples=None, model_name=None,
-                          variant="dense", overwrite=False):
+                          variant="dense", overwrite=False, limits=None):
     """Build the model FILE.py:FUNCTION names, load its weights (a state_dict file; none: the
     module as built), run the first `samples` images of a .npy file (all if None) through it
     and save the trace."""
@@ -47,7 +48,7 @@ def trace_from_model_file(model_file, images, out, weights=None, samples=None, m
         f" --weights {weights}" if weights is not None else "") + f" --images {images}"
     try:
         trace = capture_trace(model, array, model_name or file_path.stem, variant,
-                              Path(images).name, metadata, source=command)
+                              Path(images).name, metadata, source=command, limits=limits)
     except AccelsimError as exc:  # a layer it cannot trace, or its forward pass failed
         raise AccelsimError(f"model file {file_path}: {exc}") from exc
     save_trace(trace, out, overwrite=overwrite)
