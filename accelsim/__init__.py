@@ -81,7 +81,7 @@ def capture_trace(model: Any, images: Any, model_name: str = "model", variant: s
                                     torch.nn.Flatten(), torch.nn.Linear(8 * 28 * 28, 10))
         trace = accelsim.capture_trace(model, torch.rand(4, 1, 28, 28), model_name="tiny")
         accelsim.save_trace(trace, "traces/generated/tiny")
-        table = accelsim.simulate("arch_configs/eie.yaml", trace)
+        table = accelsim.simulate("eie", trace)  # a bundled config, or a YAML path
 
     Imported lazily so that `import accelsim` does not import torch.
     """

@@ -230,8 +230,12 @@ def cmd_trace(args):
 
 def _print_summary(summary):
     import pandas as pd
+
+    from .report.summary import missing_baselines
     with pd.option_context("display.width", 200, "display.max_columns", 20):
         print(summary.round(3).to_string(index=False))
+    for note in missing_baselines(summary):
+        print(f"note: {note}")
 
 
 def cmd_compare(args):

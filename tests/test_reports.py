@@ -281,3 +281,31 @@ def test_analysis_scripts(results, tmp_path):
     for stem in ("wp_vs_jp", "cnvlutin_speedup", "eie_scalability"):
         assert (tmp_path / f"{stem}.png").stat().st_size > 1000
         assert (tmp_path / f"{stem}.csv").exists()
+
+
+def test_compare_without_a_dense_variant_says_why_its_speedups_are_empty(tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    save_trace(Trace([random_linear_layer(rng, "fc1")], model="tiny", variant="jp"),
+               tmp_path / "jp")
+    assert main(["compare", "--arch", "eie", "--trace", str(tmp_path / "jp"), "--out",
+                 str(tmp_path / "out")]) == 0
+    out = capsys.readouterr().out
+    assert "note: model tiny: no 'dense' variant among the traces" in out
+    assert "no dense variant on a reference machine (dense)" in out
+    assert not list((tmp_path / "out" / "plots").glob("speedup_energy_saving*"))
+
+
+def test_two_traces_of_one_model_file_name_the_option_that_tells_them_apart(tmp_path, capsys):
+    rng = np.random.default_rng(4)
+    for name in ("a", "b"):
+        save_trace(Trace([random_linear_layer(rng, "fc1")], model="my_net"), tmp_path / name)
+    assert main(["compare", "--arch", "eie", "--trace", str(tmp_path / "a"), "--trace",
+                 str(tmp_path / "b"), "--out", str(tmp_path / "out")]) == 2
+    assert "--model-name or --variant" in capsys.readouterr().err
+
+
+def test_inspect_says_when_no_data_set_was_recorded(tmp_path, capsys):
+    save_trace(Trace([random_linear_layer(np.random.default_rng(5), "fc1")], model="m",
+                     dataset=""), tmp_path / "t")
+    assert main(["inspect", str(tmp_path / "t")]) == 0
+    assert capsys.readouterr().out.startswith("m / unknown / data set not recorded: 1 layers")

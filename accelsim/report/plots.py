@@ -206,7 +206,8 @@ def all_figures(table):
         efficiency = machine_efficiency(rows)
         if efficiency is not None:
             figures[f"machine_efficiency{suffix}"] = efficiency
-    figures["speedup_energy_saving"] = speedup_and_saving(table)
+    if summarize(table)["speedup_vs_dense_model"].notna().any():  # else there is no bar to draw
+        figures["speedup_energy_saving"] = speedup_and_saving(table)
     return figures
 
 

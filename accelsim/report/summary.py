@@ -47,3 +47,19 @@ def summarize(table):
             "energy_saving_vs_dense_machine": ratio(dense_machine, row["model"], "energy_pj") / row["energy_pj"],
         })
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
+
+
+def missing_baselines(summary):
+    """One line for each empty comparison in a summary, saying why it is empty, so that no
+    column or figure is left blank without a word."""
+    notes = []
+    for model, rows in summary.groupby("model", sort=False):
+        if rows["speedup_vs_dense_model"].isna().all():
+            notes.append(f"model {model}: no 'dense' variant among the traces, so the speedup "
+                         "and energy saving over the dense model are empty (trace the dense "
+                         "model too)")
+        if rows["speedup_vs_dense_machine"].isna().all():
+            reference = ", ".join(n for n, m in MACHINES.items() if m.reference)
+            notes.append(f"model {model}: no dense variant on a reference machine ({reference}), "
+                         "so the speedup and energy saving over the dense machine are empty")
+    return notes

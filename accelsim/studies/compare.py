@@ -34,14 +34,14 @@ if TYPE_CHECKING:
 DEMO_METHODS = {"dense": {}, "wp": {"weight_budget": 0.1}, "jp": {}}
 
 
-def check_distinct(what, sources, keys):
+def check_distinct(what, sources, keys, fix=""):
     """Tables, sidecars and summaries key machines by name and traces by model/variant: two
-    inputs may not share a key."""
+    inputs may not share a key. fix: how to tell them apart, for the message."""
     seen = {}
     for source, key in zip(sources, keys):
         if key in seen:
             raise AccelsimError(f"{what} {seen[key]} and {source} are both {key}; "
-                                "a table holds one of each")
+                                f"a table holds one of each{fix}")
         seen[key] = source
 
 
@@ -61,7 +61,8 @@ def load_archs(archs):
     archs = list_of(archs, "archs", "machine configs, paths or bundled names such as 'eie'")
     sources = [_label(a, i) for i, a in enumerate(archs)]
     archs = [load_arch(a) for a in archs]
-    check_distinct("arch configs", sources, [f"named '{arch.name}'" for arch in archs])
+    check_distinct("arch configs", sources, [f"named '{arch.name}'" for arch in archs],
+                   " (give each config its own name: key)")
     return archs
 
 
@@ -75,7 +76,9 @@ def simulate_all(archs, traces, per_sample=False, progress=None, limits=None):
     traces = list_of(traces, "traces", "Trace objects or trace directories")
     sources = [_label(t, i) for i, t in enumerate(traces)]
     traces = [check_trace(t) if isinstance(t, Trace) else load_trace(t) for t in traces]
-    check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces])
+    check_distinct("traces", sources, [f"{trace.model}/{trace.variant}" for trace in traces],
+                   " (trace them again with accelsim trace --model-name or --variant; a model "
+                   "file's traces are named after the file)")
     if limits is not None:
         limits.check("simulation", *simulation_estimate(archs, traces),
                      how=f" ({len(traces)} trace(s) on {len(archs)} machine(s))")

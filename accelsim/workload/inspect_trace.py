@@ -83,7 +83,8 @@ def format_summary(trace, table):
         _count(totals["macs_dense"]), _count(totals["macs_effective"]),
         f"{100 * totals['mac_fraction']:.2f}",
     ]
-    header = (f"{trace.model} / {trace.variant} / {trace.dataset}: {len(trace.layers)} layers, "
+    dataset = trace.dataset or "data set not recorded"  # capture_trace's default is ""
+    header = (f"{trace.model} / {trace.variant} / {dataset}: {len(trace.layers)} layers, "
               f"{trace.samples} sample(s); MACs per inference, averaged over samples")
     return header + "\n" + shown.to_string(index=False)
 
