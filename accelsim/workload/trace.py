@@ -389,11 +389,13 @@ def _open_array(directory, entry, what, where, verify):
 
 
 def _entry_bytes(entry):
-    """An array entry's size as the manifest states it (0 where it states none it can)."""
-    try:
-        return math.prod(entry["shape"]) * np.dtype(entry["dtype"]).itemsize
-    except (KeyError, TypeError, ValueError, OverflowError):
+    """An array entry's size as the manifest states it; 0 where it states none that reads
+    (the entry's own check names the problem later)."""
+    shape, dtype = entry.get("shape"), entry.get("dtype")
+    if not isinstance(shape, list) or dtype not in DTYPES or not all(
+            isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in shape):
         return 0
+    return math.prod(shape) * np.dtype(dtype).itemsize
 
 
 def _make_room_for_maps(entries, where):
