@@ -650,6 +650,9 @@ def main(argv=None):
             raise
         # torch is the `train` extra: the light install runs every command but these.
         return _error_line(args.command, "needs PyTorch (pip install 'accelsim[train]')")
+    except MemoryError:  # what the estimates before work did not foresee
+        return _error_line(args.command, "ran out of memory: the inputs or machine sizes "
+                           "ask for more than this machine has; see --max-memory")
     except BrokenPipeError:  # output piped into `head` and the like
         sys.stderr.close()
         return 0

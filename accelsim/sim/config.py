@@ -152,6 +152,12 @@ class ArchConfig:
         return {**plain, self.machine: params}
 
 
+# The bound on every size or count of a machine section that states none of its own: the
+# models keep arrays per PE, lane, bank or entry, so a larger value allocates beyond any
+# machine's memory before a cycle is counted. Published designs use at most a few hundred.
+MAX_UNITS = 4096
+
+
 def _machine_section(raw, where):
     """(registry entry, parameters) of the machine `raw` names; removes its section from raw."""
     name = raw.get("machine")
@@ -165,7 +171,14 @@ def _machine_section(raw, where):
     if name not in raw:
         raise ConfigError(f"{where}machine is '{name}' but section '{name}' is missing")
     entry = MACHINES[name]
-    return entry, build(entry.params, raw.pop(name), where, prefix=f"{name}.")
+    params = build(entry.params, raw.pop(name), where, prefix=f"{name}.")
+    for field in dataclasses.fields(params):
+        value = getattr(params, field.name)
+        if type(value) is int and field.metadata.get("maximum") is None and value > MAX_UNITS:
+            raise ConfigError(f"{where}{name}.{field.name} = {value} is invalid: a machine's "
+                              f"sizes and counts are at most {MAX_UNITS} (the models allocate "
+                              "state per unit)")
+    return entry, params
 
 
 def _check_parts(config, entry, where):
