@@ -212,6 +212,8 @@ def check_layer_geometry(layer, where=""):
                  f"got weight {tuple(weight.shape)}, activations {tuple(acts.shape)}")
         if weight.shape[1] != acts.shape[1]:
             fail(f"weight has {weight.shape[1]} inputs but activations have {acts.shape[1]}")
+        if layer.groups != 1:
+            fail(f"groups={layer.groups}: a linear layer has no groups")
     else:
         if weight.ndim != 4 or acts.ndim != 4:
             fail(f"conv2d layer needs weight (K, C/groups, R, S) and activations (N, C, H, W); "
