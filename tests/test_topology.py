@@ -183,6 +183,53 @@ def test_bad_topologies_are_one_line_errors_naming_file_and_line(tmp_path, capsy
     assert err.count("\n") == 1 and f"topology {path}: {message}" in err, err
 
 
+PLAIN = ("Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, "
+         "Num Filter, Strides,")
+ROWS = ["conv1, 10, 10, 3, 3, 4, 8, 1,", "Conv2DP, 8, 8, 3, 3, 8, 1, 1,", "fc, 1, 1, 1, 1, 8, 5, 1,"]
+
+
+@pytest.mark.parametrize("form", ["commas", "tabs", "comments", "dw comment", "empty header",
+                                  "titles", "no closing commas", "blank lines"])
+def test_the_forms_scalesims_own_files_take_read_as_the_same_network(tmp_path, form):
+    """Each form, written from SCALE-Sim's documented layout, reads as the plain file does."""
+    header, rows = PLAIN, list(ROWS)
+    if form == "tabs":
+        header = header.replace(", ", "\t").rstrip(",")
+        rows = [row.replace(", ", "\t").rstrip(",") for row in rows]
+    elif form == "comments":
+        rows = ["# the first block", *rows[:2], "   # a note", rows[2]]
+    elif form == "dw comment":
+        rows[1] = rows[1] + " #dw"
+    elif form == "empty header":
+        header += " ,"
+    elif form == "titles":
+        rows = ["Block 1", *rows[:2], "Classifier", rows[2]]
+    elif form == "no closing commas":
+        rows = [row.rstrip(",") for row in rows]
+    elif form == "blank lines":
+        rows = ["", rows[0], "  ", *rows[1:], ""]
+    plain, variant = tmp_path / "plain.csv", tmp_path / f"{form}.csv"
+    plain.write_text("\n".join([PLAIN, *ROWS]) + "\n")
+    variant.write_text("\n".join([header, *rows]) + "\n")
+    assert read_topology(variant).layers == read_topology(plain).layers
+
+
+def test_a_placeholder_left_in_a_template_is_named(tmp_path, capsys):
+    (tmp_path / "t.csv").write_text(PLAIN + "\nconv1, H, H, 3, 3, B, 8, 1,\n")
+    assert main(["synth", "--topology", str(tmp_path / "t.csv"), "--out", str(tmp_path / "x")]) == 2
+    assert "column 'IFMAP Height': 'H' is a placeholder of a template" in capsys.readouterr().err
+
+
+def test_a_depthwise_conv_is_exported_as_scalesims_dp_row_and_read_back(tmp_path):
+    layer = random_conv_layer(np.random.default_rng(0), "dw", channels=8, filters=8, groups=8,
+                              padding=1)
+    text = topology_text(Trace([layer]), split_groups=True)
+    assert text.splitlines()[1].startswith("dw_DP, 9, 9, 3, 3, 8, 1, 1,")
+    (tmp_path / "dw.csv").write_text(text)
+    back = synthetic_trace(read_topology(tmp_path / "dw.csv")).layers[0]
+    assert (back.groups, back.weight.shape, back.output_shape) == (8, (8, 1, 3, 3), (8, 7, 7))
+
+
 def test_network_densities_need_a_topology(tmp_path, capsys):
     assert main(["synth", "--preset", "alexnet-jp", "--weight-density", "0.5",
                  "--out", str(tmp_path / "t")]) == 2

@@ -25,6 +25,12 @@ form ('M', or 'IFMAP ...'). Each row becomes the layer SCALE-Sim simulates:
   input of K channels (M pixels, K channels each: the same GEMM);
 - a 1x1 filter on a 1x1 IFMAP is a linear layer (Channels in, Num Filter out),
   which is how `export` writes one.
+What SCALE-Sim's own files hold besides layer rows is read as SCALE-Sim reads
+it: blank lines, '#' comments (a whole line, or a row's last field, as the
+'#dw' on depthwise rows), section titles (a line of one field), empty columns
+after the last and tab-separated lines. A template's placeholder ('B', 'H')
+left in a row is named in the error. Not read yet: SCALE-Sim 3's 'Sparsity'
+(N:M) column and a 'Batch Size' column.
 Densities: the optional extra columns 'Weight density' and 'Activation
 density' (fractions; an empty cell takes the network's value) override the
 whole network's (`--weight-density`, `--activation-density`; default 1,
@@ -34,8 +40,10 @@ Writing (`accelsim export --format scalesim`): always the conv form, so that
 one file holds conv and linear layers alike (SCALE-Sim reads one form per
 run); a linear layer is a 1x1 filter on a 1x1 IFMAP with Channels = inputs.
 The IFMAP is the padded input cropped to the last window the layer reads, so
-SCALE-Sim computes the trace's output size. Refused, naming the layer: unequal
-strides, dilation > 1, groups > 1 (with split_groups / `--split-groups`: one
+SCALE-Sim computes the trace's output size. A depthwise conv is SCALE-Sim's
+own 'DP' row, named NAME_DP unless its name holds 'DP'. Refused, naming the
+layer: unequal strides, dilation > 1, groups > 1 other than depthwise (with
+split_groups / `--split-groups`: one
 row per group, NAME.g0, NAME.g1, ..., which SCALE-Sim runs one after the
 other, as accelsim's systolic machine runs groups), a comma in the name (it
 would split the row), and 'DP' in the name of a layer that is not depthwise.
@@ -64,10 +72,19 @@ DENSITY_COLUMNS = ("Weight density", "Activation density")
 
 
 def _cells(line):
-    """SCALE-Sim's split: on every comma, cells stripped, the empty field after the line's
-    closing comma dropped (a line without one loses nothing here)."""
-    cells = [cell.strip() for cell in line.split(",")]
-    return cells[:-1] if len(cells) > 1 and cells[-1] == "" else cells
+    """SCALE-Sim's split: on every comma (on tabs in a line with none), cells stripped. The
+    empty fields after the line's closing comma are dropped, and so is a last field that is
+    a comment ('#dw' on depthwise rows): SCALE-Sim drops a line's last field."""
+    cells = [cell.strip() for cell in line.split("," if "," in line else "\t")]
+    while len(cells) > 1 and (cells[-1] == "" or cells[-1].startswith("#")):
+        cells.pop()
+    return cells
+
+
+def _is_note(cells):
+    """A line SCALE-Sim's own files hold besides layers: a comment, or a section title (a
+    single field: no layer row has fewer than four)."""
+    return cells[0].startswith("#") or len(cells) == 1
 
 
 def _form(header, where):
@@ -101,6 +118,9 @@ def _integer(text, column, where):
         value = int(text)
     except ValueError:
         value = 0
+    if value < 1 and text.isalpha() and text.isupper() and len(text) <= 3:
+        raise AccelsimError(f"{where}column '{column}': {shown(text)} is a placeholder of a "
+                            "template; put the layer's integer there")
     if value < 1:
         raise AccelsimError(f"{where}column '{column}': {shown(text)} is not an integer >= 1")
     return value
@@ -171,6 +191,7 @@ def read_topology(path, weight_density=None, activation_density=None):
                     ("Activation density", activation_density, "--activation-density"))}
     lines = [(number, _cells(line)) for number, line in
              enumerate(read_text(path, where).splitlines(), 1) if line.strip()]
+    lines = lines[:1] + [(number, cells) for number, cells in lines[1:] if not _is_note(cells)]
     if len(lines) < 2:
         raise AccelsimError(f"{where}needs a header line and at least one layer")
     if len(lines) - 1 > MAX_LAYERS:
@@ -236,21 +257,24 @@ def scalesim_row(layer):
                        "and this one is not (groups != channels)")
     if layer.kind == "linear":
         return (layer.name, 1, 1, 1, 1, layer.weight.shape[1], layer.weight.shape[0], 1)
-    if layer.groups > 1 and "DP" not in layer.name:
+    # A depthwise conv is SCALE-Sim's own DP row (one layer per channel, each with Num
+    # Filter filters), named NAME_DP where its name does not already hold 'DP'.
+    name = layer.name if "DP" in layer.name or not depthwise else f"{layer.name}_DP"
+    if layer.groups > 1 and not depthwise:
         _refuse(layer, f"groups={layer.groups}: SCALE-Sim has no groups "
                        f"(--split-groups writes one row per group)")
     if layer.stride[0] != layer.stride[1] or layer.dilation != (1, 1):
         _refuse(layer, f"stride {layer.stride} and dilation {layer.dilation}: SCALE-Sim has one "
                        f"stride for both axes and no dilation")
     (rows, cols), stride = layer.kernel, layer.stride[0]
-    return (layer.name, *_ifmap_size(layer), rows, cols, layer.input_shape[0],
+    return (name, *_ifmap_size(layer), rows, cols, layer.input_shape[0],
             layer.weight.shape[0] // layer.groups, stride)
 
 
 def _groups(layer):
     """One groups=1 layer per group of `layer`, named NAME.g0, NAME.g1, ..."""
-    if layer.kind == "linear" or layer.groups == 1:
-        return [layer]
+    if layer.kind == "linear" or layer.groups == 1 or layer.weight.shape[1] == 1:
+        return [layer]  # a depthwise conv stays whole: SCALE-Sim's DP row
     filters, channels = layer.weight.shape[0] // layer.groups, layer.weight.shape[1]
     return [Layer(name=f"{layer.name}.g{g}", kind="conv2d",
                   weight=layer.weight[g * filters:(g + 1) * filters],
