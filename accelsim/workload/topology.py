@@ -259,7 +259,8 @@ def scalesim_row(layer):
         return (layer.name, 1, 1, 1, 1, layer.weight.shape[1], layer.weight.shape[0], 1)
     # A depthwise conv is SCALE-Sim's own DP row (one layer per channel, each with Num
     # Filter filters), named NAME_DP where its name does not already hold 'DP'.
-    name = layer.name if "DP" in layer.name or not depthwise else f"{layer.name}_DP"
+    grouped_depthwise = depthwise and layer.groups > 1
+    name = f"{layer.name}_DP" if grouped_depthwise and "DP" not in layer.name else layer.name
     if layer.groups > 1 and not depthwise:
         _refuse(layer, f"groups={layer.groups}: SCALE-Sim has no groups "
                        f"(--split-groups writes one row per group)")
