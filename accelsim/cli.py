@@ -151,6 +151,7 @@ def cmd_simulate(args):
     totals = table[table["layer"] == TOTAL_ROW]
     print(totals[["model", "variant", "arch", "macs_effective", "cycles_total", "latency_us",
                   "utilization", "energy_pj"]].to_string(index=False))
+    _print_layer_notes(table)
     print(f"wrote {args.out} ({len(table)} rows) and {args.out}.meta.json")
 
 
@@ -228,6 +229,18 @@ def cmd_trace(args):
           f"{trace.samples} images")
 
 
+def _print_layer_notes(table):
+    """One line per machine whose results note layers it runs far below its peak."""
+    layers = table[table["layer"] != TOTAL_ROW]
+    for arch, rows in layers.groupby("arch", sort=False):
+        noted = rows[rows["notes"].fillna("") != ""].drop_duplicates("layer")
+        if len(noted):
+            first = noted.iloc[0]
+            print(f"note: on {arch}, {len(noted)} of {rows['layer'].nunique()} layers cannot "
+                  f"keep half the MAC units busy for their shape (the notes column says why; "
+                  f"{first['layer']}: {first['notes']})")
+
+
 def _print_summary(summary):
     import pandas as pd
 
@@ -244,6 +257,7 @@ def cmd_compare(args):
     result = compare(args.arch, args.trace, args.out, progress=tqdm_progress,
                      command=args.command_line, limits=_limits(args))
     _print_summary(result.summary)
+    _print_layer_notes(result.table)
     print(f"wrote {args.out}/results.csv, results.parquet, summary.csv and "
           f"{len(result.plots)} plot files in {args.out}/plots")
 

@@ -242,3 +242,39 @@ def test_a_layers_consumer_is_the_next_layer_that_reads_its_output():
     trace = Trace([a, b, c, d])
     assert [consumer(trace, i) for i in range(4)] == [b, None, d, None]
     assert consumer(Trace([a, b], independent_layers=True), 0) is None
+
+
+@FAST
+@given(layers, st.integers(1, 3), st.integers(1, 8), st.integers(1, 6))
+def test_tile_array_occupancy_is_what_the_dense_machine_achieves(layer, tiles, neuron_lanes,
+                                                                 filter_lanes):
+    """The occupancy the notes quote is a bound from the shape alone; on the dense machine,
+    which executes every MAC, it is exactly dense MACs over MAC units x cycles."""
+    from accelsim.sim.machines.dense import tile_array_occupancy
+    from accelsim.workload.macs import dense_macs
+
+    arch = with_params("dense", tiles=tiles, neuron_lanes=neuron_lanes, filter_lanes=filter_lanes)
+    result = counts("dense", arch, layer)
+    share, _ = tile_array_occupancy(layer, arch.params)
+    assert math.isclose(share, dense_macs(layer) / (result.mac_units * result.cycles_compute))
+
+
+def test_notes_name_the_shapes_a_machine_runs_far_below_its_peak():
+    rng = np.random.default_rng(0)
+    depthwise = random_conv_layer(rng, "dw", channels=32, filters=32, groups=32, size=14)
+    pointwise = random_conv_layer(rng, "pw", channels=32, filters=256, kernel=1, size=14)
+    fc = random_linear_layer(rng, "fc", samples=2, n_in=64, n_out=10)
+    trace = Trace([depthwise, pointwise, fc])
+    notes = {machine: dict(zip(table["layer"], table["notes"]))
+             for machine in ("dense", "cnvlutin", "systolic", "eie")
+             for table in [simulate(ARCH[machine], trace)]}
+    # 16 tiles x 16 filter lanes x 16 neuron lanes: a depthwise conv fills one multiplier.
+    assert notes["dense"]["dw"] == (
+        "depthwise conv: 1 input channel(s) per group for 16 neuron lanes and 1 filter(s) per "
+        "group for 256 filter lanes: at most 0.000244 of the MAC units busy")
+    assert notes["cnvlutin"]["dw"] == notes["dense"]["dw"]
+    assert notes["dense"]["pw"] == "" and notes["dense"]["TOTAL"] == ""
+    # 32 x 32 output-stationary array: one output row of a batch-1 FC layer.
+    assert notes["systolic"]["fc"] == ("batch-1 FC: M = 1 output row for 32 array rows: "
+                                       "at most 0.00977 of the MAC units busy")
+    assert set(notes["eie"].values()) == {""}  # EIE states no occupancy

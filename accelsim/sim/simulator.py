@@ -35,6 +35,7 @@ INTEGER_COUNTS = ["macs_dense", "macs_effective", "ops_executed", "cycles_ideal"
                   "dram_bytes"]
 TEXT_COLUMNS = ["model", "variant", "arch", "machine", "layer", "kind"]
 FLAG_COLUMNS = ["weights_on_chip", "input_from_dram"]
+NOTES_COLUMN = "notes"  # text, last: why a layer runs far below peak (structural_note)
 COLUMNS = [*TEXT_COLUMNS, "samples", "weight_density", "activation_density", *ADDITIVE[:8],
            "utilization", "load_efficiency", "lane_utilization", *FLAG_COLUMNS, *ADDITIVE[8:]]
 
@@ -229,6 +230,22 @@ def _total_row(layers, figures):
     return total
 
 
+# A layer whose shape lets a machine keep less than this share of its MAC units busy gets a
+# note in the results (the `notes` column), with the share and the reason.
+NOTE_BELOW = 0.5
+
+
+def structural_note(arch, layer):
+    """'' or why `layer` runs far below the machine's peak whatever its values (its shape
+    against the machine's organization: a depthwise conv on a tile array, a batch-1 FC on
+    a systolic array), from the machine's occupancy (Machine.occupancy)."""
+    occupancy = MACHINES[arch.machine].occupancy
+    if occupancy is None:
+        return ""
+    share, why = occupancy(layer, arch.params)
+    return f"{why}: at most {share:.3g} of the MAC units busy" if share < NOTE_BELOW else ""
+
+
 def aggregate(arch, trace, counted, memory, per_sample=False):
     """The results table from the counting and memory steps: energy priced, one row per
     layer (per sample with per_sample=True) and a TOTAL row, ratios and integer counts."""
@@ -271,7 +288,10 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
         values = table[column].astype(float)
         if (values == values.round()).all():
             table[column] = values.astype(np.int64)
-    return table[columns + ["mac_units"] + figure_names + energy_columns].infer_objects()
+    notes = {item.layer.name: structural_note(arch, item.layer) for item in counted}
+    table[NOTES_COLUMN] = table["layer"].map(notes).fillna("")
+    return table[columns + ["mac_units"] + figure_names + energy_columns
+                 + [NOTES_COLUMN]].infer_objects()
 
 
 # Peak bytes while one layer is simulated, per weight and per input and output element

@@ -46,6 +46,7 @@ from ..sim.simulator import (
     ADDITIVE,
     COLUMNS,
     FLAG_COLUMNS,
+    NOTES_COLUMN,
     TEXT_COLUMNS,
     simulate,
     simulation_estimate,
@@ -182,7 +183,8 @@ def run_sweep(sweep: Sweep, out: Union[str, Path], scheduler: str = "processes",
 
     def part_of(point):
         def check(part, where):
-            figures = [c for c in part.columns if c not in {*TEXT_COLUMNS, "trace", *point}]
+            figures = [c for c in part.columns
+                       if c not in {*TEXT_COLUMNS, NOTES_COLUMN, "trace", *point}]
             check_figures(part, figures, ADDITIVE, where, FLAG_COLUMNS)
             for column in TEXT_COLUMNS:
                 if not part[column].map(type).eq(str).all():

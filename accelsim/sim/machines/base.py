@@ -51,6 +51,10 @@ class Machine:
     macs_per_second       a floor of the model's simulation speed, in dense MACs per second
                           of one core: only to estimate a run's work before it starts
                           (simulator.simulation_estimate), never in a result
+    occupancy             (layer, params) -> (share, why): the largest share of the MAC units
+                          a layer's shape lets the machine keep busy, from its geometry alone,
+                          and the reason in words; the results' `notes` column quotes it where
+                          it is low (simulator.structural_note). None: not stated
     """
 
     name: str
@@ -64,3 +68,4 @@ class Machine:
     reference: bool = False
     description: str = ""
     macs_per_second: float = 1e8
+    occupancy: Callable[[Layer, Any], tuple[float, str]] | None = None

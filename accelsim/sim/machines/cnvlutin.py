@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from ...core.schema import spec
 from .base import Machine
-from .dense import TILE_ARRAY_BUFFERS, TileArrayParams
+from .dense import TILE_ARRAY_BUFFERS, TileArrayParams, tile_array_occupancy
 
 
 @dataclass(frozen=True)
@@ -39,5 +39,5 @@ MACHINE = Machine(
     buffers=TILE_ARRAY_BUFFERS + ("offsets",),
     activation_threshold=lambda arch: arch.params.activation_threshold,
     efficiency=(("lane_utilization", "Cnvlutin lane utilization"),),
-    macs_per_second=4e8,
+    macs_per_second=4e8, occupancy=tile_array_occupancy,
     description="DaDianNao organization skipping zero activations (Albericio et al., ISCA 2016)")

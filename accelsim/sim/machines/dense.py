@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ...core.schema import spec
 from .base import Machine
+from .counts import ceil_div
 
 TILE_ARRAY_BUFFERS = ("weights", "activations", "outputs")
 
@@ -25,6 +26,22 @@ class TileArrayParams:
     zero_gating: bool = spec(False, doc="gate MAC energy when an operand is zero (saves no cycles)")
 
 
+def tile_array_occupancy(layer, params):
+    """(share, why) of the T x Tm x Tn multipliers a layer can keep busy: each group's
+    C/groups input channels fill ceil(C_g / Tn) bricks of Tn lanes and its K/groups filters
+    ceil(K_g / (T * Tm)) passes of T * Tm (the cycle formula in the docstring)."""
+    channels = layer.weight.shape[1]
+    filters = layer.weight.shape[0] // layer.groups
+    lanes = channels / (ceil_div(channels, params.neuron_lanes) * params.neuron_lanes)
+    width = params.tiles * params.filter_lanes
+    filter_share = filters / (ceil_div(filters, width) * width)
+    parts = ([f"{channels} input channel(s) per group for {params.neuron_lanes} neuron lanes"]
+             if lanes < 1 else []) + (
+        [f"{filters} filter(s) per group for {width} filter lanes"] if filter_share < 1 else [])
+    depthwise = "depthwise conv: " if layer.groups > 1 and channels == 1 else ""
+    return lanes * filter_share, depthwise + " and ".join(parts)
+
+
 def layer_counts(layer, sample, arch, macs_effective, reference=False):
     from .tile_array_kernels import tile_array_counts  # on first use: configs load without Numba
     return tile_array_counts(layer, sample, arch, macs_effective, skip_zeros=False,
@@ -33,6 +50,6 @@ def layer_counts(layer, sample, arch, macs_effective, reference=False):
 
 MACHINE = Machine(
     name="dense", params=TileArrayParams, layer_counts=layer_counts, buffers=TILE_ARRAY_BUFFERS,
-    reference=True, macs_per_second=5e8,
+    reference=True, macs_per_second=5e8, occupancy=tile_array_occupancy,
     description="DaDianNao-style tile array executing every MAC (Chen et al., "
     "MICRO 2014)")

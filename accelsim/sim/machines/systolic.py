@@ -99,6 +99,24 @@ def systolic_cycles_reference(m, n, k, r, c, dataflow):
     return total - 1
 
 
+def occupancy(layer, params):
+    """(share, why) of the R x C MAC units a layer's GEMM fills: the dimensions the dataflow
+    maps on the rows and columns, over the folds that hold them."""
+    m, n, k, _ = gemm_shape(layer)
+    sr, sc, _ = mapping(m, n, k, params.dataflow)
+    rows = sr / (ceil_div(sr, params.rows) * params.rows)
+    cols = sc / (ceil_div(sc, params.cols) * params.cols)
+    names = {"os": ("M (output pixels)", "N (filters)"), "ws": ("K (window)", "N (filters)"),
+             "is": ("K (window)", "M (output pixels)")}[params.dataflow]
+    if layer.kind == "linear" and params.dataflow == "os":
+        why = f"batch-1 FC: M = 1 output row for {params.rows} array rows"
+    elif rows <= cols:
+        why = f"{names[0]} = {sr} for {params.rows} array rows"
+    else:
+        why = f"{names[1]} = {sc} for {params.cols} array columns"
+    return rows * cols, why
+
+
 def layer_counts(layer, sample, arch, macs_effective, reference=False):
     params, bits = arch.params, arch.arithmetic
     r, c, dataflow = params.rows, params.cols, params.dataflow
@@ -156,4 +174,5 @@ MACHINE = Machine(
     buffers=("ifmap", "filter", "ofmap"),
     efficiency=(("lane_utilization", "systolic array utilization (MACs / R x C x cycles)"),),
     macs_per_second=1e9,
+    occupancy=occupancy,
     description="R x C systolic array with SCALE-Sim's os/ws/is dataflows (dense baseline)")
