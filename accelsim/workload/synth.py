@@ -149,7 +149,7 @@ def layer_shapes(layer_spec, samples=1, index=0):
 # Peak bytes per element drawn (weights and activations of one layer, all samples), on top
 # of the arrays already drawn, which stay in memory until the trace is written: measured
 # with /usr/bin/time on one 8192 x 8192 linear layer (25 B) and one 16 x 512 x 512 conv
-# input (15 B), 2026-12-06, rounded up; drawing ran at 4.5 M elements per second.
+# input (15 B), 2-core AMD EPYC, 2026-12-06, rounded up; drawing ran at 4.5 M elements per second.
 BYTES_PER_DRAWN_ELEMENT = 28
 DRAWN_PER_SECOND = 4e6
 BASE_BYTES = 150 * 2**20
