@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 import torch
 from conftest import QUICK_DENSE
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from accelsim.cli import main
 from accelsim.sim.config import BUNDLED_CONFIGS
@@ -222,3 +224,41 @@ def test_demo_reuses_a_checkpoint_only_while_its_inputs_are_the_same(tmp_path, m
     # A dense model trained differently makes every checkpoint that starts from it stale.
     monkeypatch.setattr(compare, "QUICK_TRAINING", {**compare.QUICK_TRAINING, "seed": 1})
     assert trained() == ["dense", "wp", "jp"]
+
+
+@settings(max_examples=30, deadline=None, database=None, derandomize=True,
+          suppress_health_check=list(HealthCheck))
+@given(seed=st.integers(0, 2**32 - 1), density=st.floats(0, 1), masked=st.booleans(),
+       accuracy=st.floats(0, 1), seconds=st.floats(0, 1e6))
+def test_a_saved_checkpoint_loads_back_the_same(dense_checkpoint, tmp_path_factory, seed,
+                                                 density, masked, accuracy, seconds):
+    """Round trip as a property: generated weights, weight masks of any density and
+    figures; the loaded model computes exactly what the saved one did."""
+    import copy
+    import dataclasses
+
+    from accelsim.training.pruning import attach_weight_masks
+
+    _, dense = dense_checkpoint
+    model = copy.deepcopy(dense.model)
+    generator = torch.Generator().manual_seed(seed)
+    if masked:
+        attach_weight_masks(model)
+    with torch.no_grad():
+        for _, module in maskable_layers(model):
+            if masked:
+                weight_mask(module).copy_(torch.rand(weight_mask(module).shape,
+                                                     generator=generator) < density)
+            else:
+                module.weight.mul_(torch.rand(module.weight.shape, generator=generator) * 2)
+    result = dataclasses.replace(dense, model=model, test_accuracy=accuracy, seconds=seconds)
+    path = tmp_path_factory.mktemp("checkpoint") / "m.pt"
+    save_checkpoint(result, path)
+    loaded, meta = load_checkpoint(path)
+    x = torch.rand(3, 1, 28, 28, generator=generator)
+    model.eval()
+    with torch.no_grad():
+        assert torch.equal(loaded(x), model(x))
+    for (_, got), (_, want) in zip(maskable_layers(loaded), maskable_layers(model)):
+        assert torch.equal(got.weight, want.weight)
+    assert meta["test_accuracy"] == accuracy and meta["train_seconds"] == seconds
