@@ -50,15 +50,12 @@ class _Names:
 
 def _check_new_trace_directory(path, force):
     """Before any work: a trace may be written at `path` (new, or with --force a trace that
-    holds nothing else)."""
+    holds nothing else), by the rule save_trace applies."""
+    from .core.files import check_directory_replaceable
     from .report.results import check_output_directory
     from .workload.trace import is_trace_directory
 
-    if Path(path).exists() and not force:
-        raise AccelsimError(f"{path} already exists (pass --force to replace it)")
-    if Path(path).exists() and not is_trace_directory(path):
-        raise AccelsimError(f"{path} exists and is not one that accelsim wrote; --force "
-                            "replaces only those")
+    check_directory_replaceable(path, force, is_trace_directory)
     check_output_directory(Path(path).parent, "output directory")
 
 

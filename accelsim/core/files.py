@@ -111,13 +111,10 @@ def _temporary_prefix(path, kind):
     return f".{path.name}.{kind}-{os.getpid()}-"
 
 
-@contextlib.contextmanager
-def atomic_directory(path, overwrite=False, replaceable=None):
-    """Yield a temporary directory that becomes `path` when the block ends cleanly.
-
-    With overwrite, an existing `path` is replaced only if `replaceable(path)` says it is
-    what this kind of write produces (a trace, say): never a directory of the user's.
-    """
+def check_directory_replaceable(path, overwrite=False, replaceable=None):
+    """`path` is new, or (with overwrite) a directory `replaceable(path)` says is what this
+    kind of write produces (a trace, say): never a directory of the user's. Commands call it
+    before any work; atomic_directory calls it again when it starts."""
     path = Path(path)
     if path.exists():
         if not overwrite:
@@ -127,6 +124,14 @@ def atomic_directory(path, overwrite=False, replaceable=None):
                                 "--force replaces only those")
         if Path.cwd().resolve().is_relative_to(path.resolve()):
             raise AccelsimError(f"{path} holds the current directory; it cannot be replaced")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_directory(path, overwrite=False, replaceable=None):
+    """Yield a temporary directory that becomes `path` when the block ends cleanly; an
+    existing `path` is replaced only as check_directory_replaceable allows."""
+    path = check_directory_replaceable(path, overwrite, replaceable)
     remove_leftovers(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=_temporary_prefix(path, "partial"), dir=path.parent))

@@ -297,10 +297,11 @@ def aggregate(arch, trace, counted, memory, per_sample=False):
 # Peak bytes while one layer is simulated, per weight and per input and output element
 # over all samples, on top of the interpreter (BASE_BYTES) and the trace's arrays read into
 # memory (those up to READ_WHOLE_BYTES; larger ones are memory-mapped, pages the system can
-# drop again, and counted in the working set of their layer only): measured with /usr/bin/time on one 8192 x 8192 linear
-# layer (5 B per weight) and one 16 x 512 x 512 conv (21 B per input and output element)
-# on all six machines (2-core AMD EPYC, 2026-12-06), and rounded up. Weights are read and masked at about
-# WEIGHTS_PER_SECOND on every machine (the same linear layer: 2 s for 67 M weights).
+# drop again, and counted in the working set of their layer only): measured with
+# /usr/bin/time on one 8192 x 8192 linear layer (5 B per weight) and one 16 x 512 x 512
+# conv (21 B per input and output element) on all six machines (2-core AMD EPYC,
+# 2026-12-06), and rounded up. Weights are read and masked at about WEIGHTS_PER_SECOND on
+# every machine (the same linear layer: 2 s for 67 M weights).
 BASE_BYTES = 200 * 2**20
 BYTES_PER_WEIGHT = 8
 BYTES_PER_ACTIVATION = 32

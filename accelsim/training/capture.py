@@ -84,18 +84,14 @@ def _as_numpy(tensor):
     return tensor.detach().cpu().float().numpy()
 
 
-@torch.no_grad()
-def capture_layers(model, images):
-    """[Layer] for one forward pass of `images` (N x C x H x W or N x features), in call order."""
-    check_supported(model)
-    calls, handles = [], []
+def _run_recording(model, images, record):
+    """One forward pass of `images` in eval mode, calling record(layer name, module, input)
+    as each Conv2d and Linear is entered; the user's exceptions become one AccelsimError."""
+    handles = []
     for name, module in maskable_layers(model):
         name = _layer_name(name, module)
-
-        def record(mod, args, name=name):
-            _check_input(name, mod, args[0])
-            calls.append((name, mod, args[0].detach().clone()))
-        handles.append(module.register_forward_pre_hook(record))
+        handles.append(module.register_forward_pre_hook(
+            lambda mod, args, name=name: record(name, mod, args[0])))
     model.eval()
     try:
         model(images)
@@ -107,6 +103,18 @@ def capture_layers(model, images):
     finally:
         for handle in handles:
             handle.remove()
+
+
+@torch.no_grad()
+def capture_layers(model, images):
+    """[Layer] for one forward pass of `images` (N x C x H x W or N x features), in call order."""
+    check_supported(model)
+    calls = []
+
+    def record(name, module, inputs):
+        _check_input(name, module, inputs)
+        calls.append((name, module, inputs.detach().clone()))
+    _run_recording(model, images, record)
     if not calls:
         raise AccelsimError(f"the model called no Conv2d or Linear layer: nothing to trace; "
                             f"{SUPPORTED}")
@@ -155,20 +163,10 @@ def capture_estimate(model, images):
     the recorded layers' input sizes are known only once the model has run."""
     import time
 
-    per_sample, handles = [], []
-    for _, module in maskable_layers(model):
-        handles.append(module.register_forward_pre_hook(
-            lambda mod, args: per_sample.append(args[0][:1].numel())))
-    model.eval()
+    per_sample = []
     started = time.perf_counter()
-    try:
-        model(images[:1])
-    except Exception as exc:  # the user's model: whatever its forward raises
-        raise AccelsimError(f"the model's forward pass on images of shape "
-                            f"{tuple(images[:1].shape)} failed ({brief(exc)})") from exc
-    finally:
-        for handle in handles:
-            handle.remove()
+    _run_recording(model, images[:1], lambda name, module, inputs: per_sample.append(
+        inputs.numel()))
     seconds = (time.perf_counter() - started) * len(images)
     weights = sum(module.weight.numel() for _, module in maskable_layers(model))
     return (BASE_BYTES + CAPTURE_BYTES_PER_ELEMENT * sum(per_sample) * len(images)
